@@ -1,0 +1,200 @@
+//! A container as the user asks for it (`ContainerSpec`), as the runtime
+//! reports it (`ContainerState`, `ContainerInfo`), and the smaller messages
+//! around it (exec requests, stats samples, log streams).
+
+use crate::{ContainerId, ContainerStatus, Resources, RestartPolicy};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `--network`. Bridge networks arrive with the networking issue; until then a
+/// container gets its own network namespace with only loopback (`none`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    #[default]
+    None,
+    Host,
+}
+
+impl std::str::FromStr for NetworkMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(NetworkMode::None),
+            "host" => Ok(NetworkMode::Host),
+            other => Err(format!("network {other:?} not found (available: none, host)")),
+        }
+    }
+}
+
+/// `--security-opt seccomp=...`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "mode", content = "profile")]
+pub enum SeccompOption {
+    #[default]
+    Default,
+    Unconfined,
+    /// The text of a Docker-format JSON profile (read by the CLI).
+    Profile(String),
+}
+
+/// What `skiff run` / `create` asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContainerSpec {
+    pub name: Option<String>,
+    /// A root filesystem directory (`--rootfs DIR`), used read-only under an overlay.
+    pub rootfs: String,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub working_dir: Option<String>,
+    /// `uid[:gid]` (numeric, or names resolved in the rootfs's /etc/passwd and /etc/group).
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub resources: Resources,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub seccomp: SeccompOption,
+    pub read_only: bool,
+    pub restart: RestartPolicy,
+    pub network: NetworkMode,
+    /// `--rm`: remove the container (state, logs) once it exits.
+    pub auto_remove: bool,
+    /// `--userns=auto`: run in a user namespace mapped to an unprivileged range.
+    pub userns_auto: bool,
+    pub labels: BTreeMap<String, String>,
+    /// Seconds `stop` waits after SIGTERM before SIGKILL (default 10).
+    pub stop_timeout: Option<u32>,
+}
+
+impl ContainerSpec {
+    /// The argv the container runs: entrypoint then cmd, as Docker composes them.
+    pub fn argv(&self) -> Vec<String> {
+        let mut argv = self.entrypoint.clone().unwrap_or_default();
+        argv.extend(self.cmd.iter().cloned());
+        argv
+    }
+}
+
+/// The runtime's view of one container's lifecycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerState {
+    pub status: ContainerStatus,
+    /// Host pid of the container's init while it runs, else 0.
+    pub pid: i32,
+    pub exit_code: i32,
+    #[serde(rename = "OOMKilled")]
+    pub oom_killed: bool,
+    /// Why the last start failed, if it did.
+    pub error: String,
+    /// Nanoseconds since the epoch; 0 = never.
+    pub started_at: u64,
+    pub finished_at: u64,
+    /// The user asked it to stop (`stop`/`kill`): restart policies hold off.
+    pub stopped_by_user: bool,
+}
+
+impl ContainerState {
+    pub fn created() -> Self {
+        ContainerState {
+            status: ContainerStatus::Created,
+            pid: 0,
+            exit_code: 0,
+            oom_killed: false,
+            error: String::new(),
+            started_at: 0,
+            finished_at: 0,
+            stopped_by_user: false,
+        }
+    }
+}
+
+/// `skiff inspect`: everything the daemon knows about one container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerInfo {
+    pub id: ContainerId,
+    pub name: String,
+    /// Nanoseconds since the epoch.
+    pub created: u64,
+    pub config: ContainerSpec,
+    pub state: ContainerState,
+    pub restart_count: u32,
+    pub log_path: String,
+    pub cgroup: String,
+}
+
+/// One row of `skiff ps`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerSummary {
+    pub id: ContainerId,
+    pub name: String,
+    pub command: String,
+    pub created: u64,
+    pub status: ContainerStatus,
+    /// "Up 5 seconds", "Exited (0) 3 seconds ago": computed by the daemon at list time.
+    pub status_text: String,
+    pub exit_code: i32,
+    pub pid: i32,
+}
+
+/// `skiff exec` (the container side of it).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExecSpec {
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    pub tty: bool,
+    pub open_stdin: bool,
+}
+
+/// Which stream a log line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogStream {
+    Stdout,
+    Stderr,
+}
+
+/// One `skiff stats` sample.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsSample {
+    pub id: ContainerId,
+    pub name: String,
+    /// Nanoseconds since the epoch when sampled.
+    pub read_at: u64,
+    pub cpu_usage_ns: u64,
+    pub memory_usage: u64,
+    pub memory_limit: Option<u64>,
+    pub pids: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argv_joins_entrypoint_and_cmd() {
+        let spec = ContainerSpec {
+            entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),
+            cmd: vec!["echo hi".into()],
+            ..Default::default()
+        };
+        assert_eq!(spec.argv(), ["/bin/sh", "-c", "echo hi"]);
+    }
+
+    #[test]
+    fn spec_json_round_trips_with_defaults() {
+        let spec: ContainerSpec = serde_json::from_str(r#"{"rootfs":"/r","cmd":["true"]}"#).unwrap();
+        assert_eq!(spec.network, NetworkMode::None);
+        assert_eq!(spec.restart, RestartPolicy::No);
+        let back: ContainerSpec = serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
+        assert_eq!(back, spec);
+        let state = serde_json::to_value(ContainerState::created()).unwrap();
+        assert!(state.get("OOMKilled").is_some());
+    }
+}

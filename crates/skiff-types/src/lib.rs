@@ -1,0 +1,24 @@
+//! skiff-types: the vocabulary every skiff room shares.
+//!
+//! Owns ids, user intent (`*Spec`), lifecycle enums (`*Status`) and the small
+//! pure helpers that interpret them (size parsing, restart decisions, time
+//! formatting). It does no I/O and knows no other skiff crate: anything that
+//! reads a clock, a file or a socket lives in a higher room and passes values in.
+
+pub mod container;
+pub mod error;
+pub mod id;
+pub mod resources;
+pub mod restart;
+pub mod status;
+pub mod time;
+
+pub use container::{
+    ContainerInfo, ContainerSpec, ContainerState, ContainerSummary, ExecSpec, LogStream,
+    NetworkMode, SeccompOption, StatsSample,
+};
+pub use error::{ApiError, ErrorKind};
+pub use id::{ContainerId, ContainerName, IdError};
+pub use resources::{parse_cpus, parse_memory_size, Resources, SizeError};
+pub use restart::{RestartPolicy, RestartPolicyError};
+pub use status::{ContainerStatus, TransitionError};
