@@ -322,4 +322,4 @@ pub(crate) fn parse_proc_cgroups(text: &str) -> Vec<ProcCgroup> {
 
 #[cfg(test)]
 #[path = "layout_tests.rs"]
-mod tests;
+pub(crate) mod tests;
