@@ -5,19 +5,23 @@
 //! formatting). It does no I/O and knows no other skiff crate: anything that
 //! reads a clock, a file or a socket lives in a higher room and passes values in.
 
+pub mod api_msgs;
 pub mod container;
 pub mod error;
+pub mod frame;
 pub mod id;
 pub mod resources;
 pub mod restart;
 pub mod status;
 pub mod time;
 
+pub use api_msgs::{Control, CreatedResponse, LogOptions, PingResponse, Resize, WaitResponse};
 pub use container::{
     ContainerInfo, ContainerSpec, ContainerState, ContainerSummary, ExecSpec, LogStream,
     NetworkMode, SeccompOption, StatsSample,
 };
 pub use error::{ApiError, ErrorKind};
+pub use frame::{encode_into, Frame, FrameDecoder, FrameError, FrameKind};
 pub use id::{ContainerId, ContainerName, IdError};
 pub use resources::{parse_cpus, parse_memory_size, Resources, SizeError};
 pub use restart::{RestartPolicy, RestartPolicyError};

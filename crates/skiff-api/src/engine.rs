@@ -1,0 +1,75 @@
+//! The `Engine` trait: everything the API asks of the container runtime.
+//!
+//! The daemon implements it over the real runtime; the router only translates
+//! HTTP to these calls and back. `r` is always the `{ref}` path segment (a full
+//! id, a unique id prefix, or a name): the engine resolves it.
+
+use skiff_types::{
+    ApiError, ContainerId, ContainerInfo, ContainerSpec, ContainerSummary, ExecSpec, Frame,
+    LogOptions, StatsSample, WaitResponse,
+};
+use std::future::Future;
+use tokio::sync::mpsc;
+
+/// An attached or exec'd process as the engine hands it to the API.
+#[derive(Debug)]
+pub struct Session {
+    /// The exec id (for `resize?exec_id=`), or the container id for attach.
+    pub id: String,
+    /// Stdout, stderr and control frames; ends after the control exit frame.
+    pub output: mpsc::Receiver<Frame>,
+    /// Stdin, resize and close-stdin frames from the client. Dropped when the
+    /// client goes away (treat as close-stdin).
+    pub input: mpsc::Sender<Frame>,
+}
+
+/// The container runtime as the API sees it.
+pub trait Engine: Send + Sync + 'static {
+    /// Creates (does not start) a container.
+    fn create(
+        &self,
+        spec: ContainerSpec,
+    ) -> impl Future<Output = Result<ContainerId, ApiError>> + Send;
+    fn start(&self, r: &str) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// Running (and paused) containers, or all of them.
+    fn list(
+        &self,
+        all: bool,
+    ) -> impl Future<Output = Result<Vec<ContainerSummary>, ApiError>> + Send;
+    fn inspect(&self, r: &str) -> impl Future<Output = Result<ContainerInfo, ApiError>> + Send;
+    /// SIGTERM, then SIGKILL after `timeout` seconds (None: the spec's stop_timeout or 10).
+    fn stop(
+        &self,
+        r: &str,
+        timeout: Option<u32>,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    fn kill(&self, r: &str, signal: i32) -> impl Future<Output = Result<(), ApiError>> + Send;
+    fn remove(&self, r: &str, force: bool) -> impl Future<Output = Result<(), ApiError>> + Send;
+    fn pause(&self, r: &str) -> impl Future<Output = Result<(), ApiError>> + Send;
+    fn unpause(&self, r: &str) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// Resolves once the container has exited (at once if it already has).
+    fn wait(&self, r: &str) -> impl Future<Output = Result<WaitResponse, ApiError>> + Send;
+    /// Log frames (stdout/stderr kinds); the receiver ends at EOF (or, with
+    /// follow, once the container exited and its pipes drained).
+    fn logs(
+        &self,
+        r: &str,
+        opts: LogOptions,
+    ) -> impl Future<Output = Result<mpsc::Receiver<Frame>, ApiError>> + Send;
+    fn stats(&self, r: &str) -> impl Future<Output = Result<StatsSample, ApiError>> + Send;
+    /// Attaches to the container's init (works before start: nothing is missed).
+    fn attach(&self, r: &str) -> impl Future<Output = Result<Session, ApiError>> + Send;
+    fn exec(
+        &self,
+        r: &str,
+        spec: ExecSpec,
+    ) -> impl Future<Output = Result<Session, ApiError>> + Send;
+    /// Resizes the tty of the init, or of the exec `exec_id`.
+    fn resize(
+        &self,
+        r: &str,
+        exec_id: Option<String>,
+        rows: u16,
+        cols: u16,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+}
