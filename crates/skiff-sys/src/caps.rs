@@ -250,6 +250,29 @@ pub fn last_cap() -> u32 {
         .unwrap_or(LAST_KNOWN_CAP)
 }
 
+/// The kernel's highest capability number found with `PR_CAPBSET_READ` (EINVAL past the last
+/// one): syscalls only, no file reads or allocation, for use in the forked child.
+fn last_cap_by_probe() -> u32 {
+    let mut last = 0;
+    for cap in 0..64u32 {
+        // SAFETY: prctl with integer arguments only.
+        let rc = unsafe {
+            libc::prctl(
+                libc::PR_CAPBSET_READ,
+                cap as libc::c_ulong,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+            )
+        };
+        if rc < 0 {
+            break;
+        }
+        last = cap;
+    }
+    last
+}
+
 const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
 #[repr(C)]
@@ -360,7 +383,7 @@ pub fn apply_in_child(set: CapSet) -> Result<(), CapsError> {
     if effective != permitted {
         capset(permitted, permitted, 0)?;
     }
-    let last = last_cap();
+    let last = last_cap_by_probe();
     for cap in 0..=last {
         if !set.contains(cap) {
             // SAFETY: prctl with integer arguments only.
@@ -447,6 +470,11 @@ mod tests {
         assert!(set.contains(CapSet::parse_name("AUDIT_WRITE").unwrap()));
         assert_eq!(set.bits(), 0xa804_05fb);
         assert_eq!(set.names()[0], "CAP_CHOWN");
+    }
+
+    #[test]
+    fn probe_agrees_with_proc() {
+        assert_eq!(last_cap_by_probe(), last_cap());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use super::*;
 
 /// Runs a seccomp program on (arch, nr, args); returns the kernel's return value.
 fn run(prog: &[libc::sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
-    let mut data = vec![0u8; 64];
+    let mut data = [0u8; 64];
     data[0..4].copy_from_slice(&nr.to_ne_bytes());
     data[4..8].copy_from_slice(&arch.to_ne_bytes());
     for (i, a) in args.iter().enumerate() {
