@@ -16,6 +16,7 @@ fn decode_err(e: skiff_types::FrameError) -> ClientError {
 ///
 /// To read and write from two threads, `try_clone` the stream and use one
 /// copy only for `send` (each copy decodes its own reads).
+#[derive(Debug)]
 pub struct Stream {
     sock: UnixStream,
     decoder: FrameDecoder,
