@@ -79,9 +79,11 @@ pub(crate) enum Forked {
 /// The caller must make the child only run code that is safe after a fork of a (possibly
 /// multi-threaded) process: no locks that another thread may hold, ending in `_exit`/`execve`.
 pub(crate) unsafe fn clone3(flags: u64, cgroup_fd: Option<RawFd>) -> SysResult<Forked> {
+    // With CLONE_PARENT the kernel requires exit_signal 0 (the parent's own is inherited).
+    let parent = flags & libc::CLONE_PARENT as u64 != 0;
     let mut args = CloneArgs {
         flags,
-        exit_signal: libc::SIGCHLD as u64,
+        exit_signal: if parent { 0 } else { libc::SIGCHLD as u64 },
         ..CloneArgs::default()
     };
     if let Some(fd) = cgroup_fd {
