@@ -12,8 +12,6 @@
 //! Conditional jumps only ever go a few instructions forward; long distances use `ja` (32-bit),
 //! so the 255-instruction reach of `jt`/`jf` never limits the profile size.
 
-use std::collections::BTreeMap;
-
 use super::{table, Action, ArgCond, CmpOp, SeccompError, SeccompProfile};
 use crate::caps::CapSet;
 
@@ -138,6 +136,7 @@ impl Asm {
 /// Per syscall: conditional rules in profile order, then the first unconditional action.
 #[derive(Default)]
 struct Entry {
+    used: bool,
     conditional: Vec<(Vec<ArgCond>, Action)>,
     unconditional: Option<Action>,
 }
@@ -258,7 +257,10 @@ pub(super) fn compile(
     caps: CapSet,
     kernel: (u32, u32),
 ) -> Result<Vec<libc::sock_filter>, SeccompError> {
-    let mut entries: BTreeMap<u32, Entry> = BTreeMap::new();
+    // Indexed by syscall number (the largest is below 500): cheaper than a map.
+    let max_nr = table::SYSCALLS.iter().map(|(_, nr)| *nr).max().unwrap_or(0) as usize;
+    let mut entries: Vec<Entry> = Vec::new();
+    entries.resize_with(max_nr + 1, Entry::default);
     for rule in profile.resolve(caps, kernel) {
         let mut seen = [false; 6];
         let repeated = rule.args.iter().any(|a| {
@@ -266,7 +268,10 @@ pub(super) fn compile(
             std::mem::replace(&mut seen[i], true)
         });
         for nr in rule.names.iter().filter_map(|n| super::syscall_number(n)) {
-            let entry = entries.entry(nr).or_default();
+            let Some(entry) = entries.get_mut(nr as usize) else {
+                continue;
+            };
+            entry.used = true;
             if rule.args.is_empty() {
                 entry.unconditional.get_or_insert(rule.action);
             } else if repeated {
@@ -308,7 +313,7 @@ pub(super) fn compile(
 
     let mut dests = Vec::with_capacity(entries.len());
     let mut blocks = Vec::new();
-    for (nr, entry) in entries {
+    for (nr, entry) in (0u32..).zip(entries).filter(|(_, e)| e.used) {
         let fallback = entry.unconditional.unwrap_or(default);
         if entry.conditional.is_empty() {
             dests.push((nr, Dest::Ret(fallback)));

@@ -10,7 +10,8 @@
 //! architecture (the `*32`, `*_time64` and i386 calls) are skipped at compile time.
 //!
 //! Allowed only with a capability: unshare, mount, umount2, setns, bpf, open_by_handle_at,
-//! reboot, init_module, chroot, ptrace (and without one on kernels >= 4.8 only), ...
+//! reboot, init_module, chroot, kcmp, ... ; ptrace and process_vm_* need CAP_SYS_PTRACE on
+//! kernels before 4.8 and are allowed from 4.8 on, as in moby.
 //! Never allowed: keyctl, add_key, request_key, pivot_root, kexec_load, kexec_file_load,
 //! userfaultfd, swapon, swapoff, io_uring_*, and every call not named here.
 

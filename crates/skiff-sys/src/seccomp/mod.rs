@@ -36,6 +36,9 @@ mod table;
 #[path = "table_x86_64.rs"]
 mod table;
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use crate::caps::CapSet;
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
@@ -168,10 +171,11 @@ pub fn native_arch() -> &'static str {
 
 /// The syscall number of `name` on the native architecture, if it exists there.
 pub fn syscall_number(name: &str) -> Option<u32> {
-    table::SYSCALLS
-        .binary_search_by(|(known, _)| (*known).cmp(name))
-        .ok()
-        .map(|i| table::SYSCALLS[i].1)
+    static INDEX: OnceLock<HashMap<&'static str, u32>> = OnceLock::new();
+    INDEX
+        .get_or_init(|| table::SYSCALLS.iter().copied().collect())
+        .get(name)
+        .copied()
 }
 
 /// The running kernel's (major, minor) from uname(2); (0, 0) if it cannot be parsed.
