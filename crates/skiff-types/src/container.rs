@@ -22,7 +22,9 @@ impl std::str::FromStr for NetworkMode {
         match s {
             "none" => Ok(NetworkMode::None),
             "host" => Ok(NetworkMode::Host),
-            other => Err(format!("network {other:?} not found (available: none, host)")),
+            other => Err(format!(
+                "network {other:?} not found (available: none, host)"
+            )),
         }
     }
 }
@@ -189,10 +191,12 @@ mod tests {
 
     #[test]
     fn spec_json_round_trips_with_defaults() {
-        let spec: ContainerSpec = serde_json::from_str(r#"{"rootfs":"/r","cmd":["true"]}"#).unwrap();
+        let spec: ContainerSpec =
+            serde_json::from_str(r#"{"rootfs":"/r","cmd":["true"]}"#).unwrap();
         assert_eq!(spec.network, NetworkMode::None);
         assert_eq!(spec.restart, RestartPolicy::No);
-        let back: ContainerSpec = serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
+        let back: ContainerSpec =
+            serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
         assert_eq!(back, spec);
         let state = serde_json::to_value(ContainerState::created()).unwrap();
         assert!(state.get("OOMKilled").is_some());

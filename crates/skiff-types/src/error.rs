@@ -45,7 +45,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ApiError { kind, message: message.into(), exit_code: None }
+        ApiError {
+            kind,
+            message: message.into(),
+            exit_code: None,
+        }
     }
 
     pub fn with_exit_code(mut self, code: i32) -> Self {

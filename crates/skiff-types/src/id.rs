@@ -28,7 +28,10 @@ impl ContainerId {
     }
 
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        if s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if s.len() == 64
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             Ok(ContainerId(s.to_string()))
         } else {
             Err(IdError::BadId(s.to_string()))

@@ -64,7 +64,9 @@ pub enum SizeError {
 pub fn parse_size(s: &str) -> Result<u64, SizeError> {
     let t = s.trim().to_ascii_lowercase();
     let t = t.strip_suffix('b').unwrap_or(&t);
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let mult: u64 = match unit {
         "" => 1,
@@ -97,7 +99,10 @@ pub fn parse_memory_size(s: &str) -> Result<u64, SizeError> {
 
 /// Parses `--cpus` into nano-CPUs.
 pub fn parse_cpus(s: &str) -> Result<u64, SizeError> {
-    let v: f64 = s.trim().parse().map_err(|_| SizeError::Cpus(s.to_string()))?;
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| SizeError::Cpus(s.to_string()))?;
     if !v.is_finite() || v <= 0.0 || v > 1_000_000.0 {
         return Err(SizeError::Cpus(s.to_string()));
     }
@@ -118,13 +123,19 @@ mod tests {
         for bad in ["", "m", "12x", "-5m", "1..2m", "nanm"] {
             assert!(parse_size(bad).is_err(), "{bad}");
         }
-        assert_eq!(parse_memory_size("4m"), Err(SizeError::TooSmall("4m".into())));
+        assert_eq!(
+            parse_memory_size("4m"),
+            Err(SizeError::TooSmall("4m".into()))
+        );
         assert!(parse_memory_size("6m").is_ok());
     }
 
     #[test]
     fn cpus_become_quota() {
-        let r = Resources { nano_cpus: Some(parse_cpus("1.5").unwrap()), ..Default::default() };
+        let r = Resources {
+            nano_cpus: Some(parse_cpus("1.5").unwrap()),
+            ..Default::default()
+        };
         assert_eq!(r.cpu_quota(), Some((150_000, 100_000)));
         assert!(parse_cpus("0").is_err());
         assert!(parse_cpus("abc").is_err());
@@ -132,8 +143,14 @@ mod tests {
 
     #[test]
     fn pids_limit_defaults_to_finite() {
-        assert_eq!(Resources::default().effective_pids_limit(), Some(DEFAULT_PIDS_LIMIT));
-        let unlimited = Resources { pids_limit: Some(-1), ..Default::default() };
+        assert_eq!(
+            Resources::default().effective_pids_limit(),
+            Some(DEFAULT_PIDS_LIMIT)
+        );
+        let unlimited = Resources {
+            pids_limit: Some(-1),
+            ..Default::default()
+        };
         assert_eq!(unlimited.effective_pids_limit(), None);
     }
 }

@@ -46,7 +46,9 @@ impl FromStr for RestartPolicy {
             },
             Some(("on-failure", n)) => {
                 let n: u32 = n.parse().map_err(|_| err())?;
-                Ok(RestartPolicy::OnFailure { max_retries: Some(n) })
+                Ok(RestartPolicy::OnFailure {
+                    max_retries: Some(n),
+                })
             }
             Some(_) => Err(err()),
         }
@@ -58,7 +60,9 @@ impl fmt::Display for RestartPolicy {
         match self {
             RestartPolicy::No => f.write_str("no"),
             RestartPolicy::OnFailure { max_retries: None } => f.write_str("on-failure"),
-            RestartPolicy::OnFailure { max_retries: Some(n) } => write!(f, "on-failure:{n}"),
+            RestartPolicy::OnFailure {
+                max_retries: Some(n),
+            } => write!(f, "on-failure:{n}"),
             RestartPolicy::Always => f.write_str("always"),
             RestartPolicy::UnlessStopped => f.write_str("unless-stopped"),
         }
@@ -90,7 +94,11 @@ impl RestartPolicy {
         if facts.stopped_by_user {
             return None;
         }
-        let streak = if facts.ran_for >= RESET_AFTER { 0 } else { facts.restart_count };
+        let streak = if facts.ran_for >= RESET_AFTER {
+            0
+        } else {
+            facts.restart_count
+        };
         let wanted = match *self {
             RestartPolicy::No => false,
             RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
@@ -98,7 +106,10 @@ impl RestartPolicy {
                 facts.exit_code != 0 && max_retries.is_none_or(|max| facts.restart_count < max)
             }
         };
-        wanted.then(|| Restart { delay: backoff(streak), restart_count: facts.restart_count + 1 })
+        wanted.then(|| Restart {
+            delay: backoff(streak),
+            restart_count: facts.restart_count + 1,
+        })
     }
 
     /// Whether a daemon that starts up should start this container again.
@@ -113,7 +124,9 @@ impl RestartPolicy {
 
 /// The delay before restart number `streak + 1`: 100 ms doubling, capped at 1 min.
 pub fn backoff(streak: u32) -> Duration {
-    FIRST_DELAY.saturating_mul(1u32.checked_shl(streak).unwrap_or(u32::MAX)).min(MAX_DELAY)
+    FIRST_DELAY
+        .saturating_mul(1u32.checked_shl(streak).unwrap_or(u32::MAX))
+        .min(MAX_DELAY)
 }
 
 #[cfg(test)]
@@ -131,7 +144,13 @@ mod tests {
 
     #[test]
     fn parses_and_prints() {
-        for s in ["no", "on-failure", "on-failure:3", "always", "unless-stopped"] {
+        for s in [
+            "no",
+            "on-failure",
+            "on-failure:3",
+            "always",
+            "unless-stopped",
+        ] {
             assert_eq!(s.parse::<RestartPolicy>().unwrap().to_string(), s);
         }
         for bad in ["sometimes", "on-failure:x", "always:3"] {
@@ -153,7 +172,10 @@ mod tests {
         let p: RestartPolicy = "on-failure:2".parse().unwrap();
         assert_eq!(p.decide(facts(0, 0)), None);
         assert_eq!(p.decide(facts(1, 0)).unwrap().restart_count, 1);
-        assert_eq!(p.decide(facts(1, 1)).unwrap().delay, Duration::from_millis(200));
+        assert_eq!(
+            p.decide(facts(1, 1)).unwrap().delay,
+            Duration::from_millis(200)
+        );
         assert_eq!(p.decide(facts(1, 2)), None);
     }
 

@@ -44,7 +44,10 @@ impl ContainerStatus {
         if ok {
             Ok(())
         } else {
-            Err(TransitionError { action, status: self })
+            Err(TransitionError {
+                action,
+                status: self,
+            })
         }
     }
 

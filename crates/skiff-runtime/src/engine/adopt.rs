@@ -1,0 +1,151 @@
+//! Opening the engine: find (or start) the keeper, load every record, and
+//! reconcile the two after a daemon restart — adopt live containers with
+//! their pipes, apply exits that happened while no daemon ran, and restart
+//! what the restart policies say should run.
+
+use super::{Inner, Runtime, RuntimeConfig};
+use crate::keeper::client::{Connected, KeeperClient};
+use crate::keeper::proto::ExitRecord;
+use crate::keeper::{exit_record_path, socket_path};
+use crate::record::load_all;
+use skiff_sys::cgroup::CgroupLayout;
+use skiff_types::ContainerStatus;
+use std::collections::HashMap;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Starts a keeper from a sealed copy of our own binary and waits for its socket.
+fn spawn_keeper(root: &Path) -> io::Result<()> {
+    let exe = skiff_sys::selfexe::sealed_self_exe()?;
+    let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&exe));
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(root.join("keeper.log"))?;
+    let _ = std::fs::remove_file(socket_path(root));
+    std::process::Command::new(path)
+        .arg0("skiff")
+        .arg("keeper")
+        .arg("--root")
+        .arg(root)
+        .process_group(0)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()?;
+    drop(exe);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if socket_path(root).exists() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Err(io::Error::new(io::ErrorKind::TimedOut, "the keeper did not come up within 5 s"))
+}
+
+fn connect_or_spawn(root: &Path) -> io::Result<Connected> {
+    match KeeperClient::connect(root) {
+        Ok(c) => Ok(c),
+        Err(_) => {
+            spawn_keeper(root)?;
+            KeeperClient::connect(root)
+        }
+    }
+}
+
+impl Runtime {
+    /// Opens the engine under `cfg.root`, adopting whatever a previous daemon left.
+    pub async fn open(cfg: RuntimeConfig) -> io::Result<Runtime> {
+        std::fs::create_dir_all(cfg.root.join("containers"))?;
+        let layout = CgroupLayout::discover().map_err(|e| io::Error::other(e.to_string()))?;
+        let Connected { client, kept, mut exits } = connect_or_spawn(&cfg.root)?;
+        let rt = Runtime {
+            inner: std::sync::Arc::new(Inner {
+                cfg,
+                layout,
+                keeper: client,
+                containers: Mutex::new(HashMap::new()),
+                execs: Mutex::new(HashMap::new()),
+            }),
+        };
+        let (records, problems) = load_all(rt.root());
+        for p in problems {
+            eprintln!("skiff: skipping unreadable container record: {p}");
+        }
+        let mut kept_by_id: HashMap<String, _> = HashMap::new();
+        for k in kept {
+            match k.exec_id {
+                // An exec whose client went with the old daemon: drain it quietly.
+                Some(exec_id) => {
+                    let _ = rt.inner.keeper.forget(&k.id, Some(&exec_id)).await;
+                }
+                None => {
+                    kept_by_id.insert(k.id.clone(), k);
+                }
+            }
+        }
+        let mut missed = Vec::new();
+        for rec in records {
+            let id = rec.id.to_string();
+            let was_alive = rec.state.status.is_alive();
+            let started_at = rec.state.started_at;
+            let c = match rt.register(rec) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("skiff: cannot adopt {id}: {e}");
+                    continue;
+                }
+            };
+            if let Some(k) = kept_by_id.remove(&id) {
+                rt.attach_stdio(&c, k.stdio);
+                continue;
+            }
+            if was_alive {
+                // Its exit happened while no daemon (or no keeper) was watching.
+                let recorded = std::fs::read(exit_record_path(rt.root(), &id))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<ExitRecord>(&b).ok())
+                    .filter(|r| r.at >= started_at);
+                missed.push(recorded.unwrap_or(ExitRecord {
+                    id: id.clone(),
+                    exec_id: None,
+                    pid: 0,
+                    exit_code: 255,
+                    signal: None,
+                    at: crate::fsutil::now_nanos(),
+                }));
+            }
+        }
+        for rec in missed {
+            rt.on_exit(rec).await;
+        }
+        let dispatcher = rt.clone();
+        tokio::spawn(async move {
+            while let Some(rec) = exits.recv().await {
+                let rt = dispatcher.clone();
+                tokio::spawn(async move { rt.on_exit(rec).await });
+            }
+        });
+        rt.restart_on_daemon_start().await;
+        Ok(rt)
+    }
+
+    async fn restart_on_daemon_start(&self) {
+        for c in self.all() {
+            let (status, policy, by_user) = {
+                let rec = c.rec();
+                (rec.state.status, rec.spec.restart, rec.state.stopped_by_user)
+            };
+            if status == ContainerStatus::Exited && policy.restarts_on_daemon_start(by_user) {
+                let _op = c.op.lock().await;
+                let _ = self.start_locked(&c).await;
+            }
+        }
+    }
+
+    /// The keeper's pid (for diagnostics and tests).
+    pub fn keeper_pid(&self) -> i32 {
+        self.inner.keeper.keeper_pid
+    }
+}

@@ -1,0 +1,341 @@
+//! Lifecycle verbs and exit handling (see `skiff_types::status` for the diagram).
+
+use super::{err, internal, Container, Runtime};
+use crate::keeper::proto::{ExitRecord, LaunchSpec, StdioMode};
+use crate::launch;
+use skiff_sys::cgroup::{Cgroup, Resources};
+use skiff_types::restart::ExitFacts;
+use skiff_types::{ApiError, Control, ContainerStatus, ErrorKind, NetworkMode, WaitResponse};
+use std::sync::Arc;
+use std::time::Duration;
+
+const SIGKILL: i32 = 9;
+const SIGTERM: i32 = 15;
+
+impl Runtime {
+    pub async fn start(&self, r: &str) -> Result<(), ApiError> {
+        let c = self.resolve(r)?;
+        let _op = c.op.lock().await;
+        let status = c.rec().state.status;
+        if status.is_alive() {
+            return Ok(()); // docker start of a running container is a no-op
+        }
+        status.can_start().map_err(|e| err(ErrorKind::Conflict, e.to_string()))?;
+        self.start_locked(&c).await
+    }
+
+    /// Starts the container's init; the caller holds `c.op`.
+    pub(super) async fn start_locked(&self, c: &Arc<Container>) -> Result<(), ApiError> {
+        let spec = c.rec().spec.clone();
+        let cgroup = self.make_cgroup(c, &spec.resources)?;
+        let launch = match self.launch_spec(c, &cgroup) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = cgroup.destroy();
+                return Err(e);
+            }
+        };
+        let baseline = cgroup.oom_kill_count().unwrap_or(0);
+        match self.inner.keeper.spawn(c.id.as_str(), launch).await {
+            Ok((pid, stdio)) => {
+                {
+                    let mut rec = c.rec();
+                    rec.state.status = ContainerStatus::Running;
+                    rec.state.pid = pid;
+                    rec.state.started_at = crate::fsutil::now_nanos();
+                    rec.state.error.clear();
+                    rec.state.oom_killed = false;
+                    rec.state.stopped_by_user = false;
+                    rec.oom_baseline = baseline;
+                    rec.save(self.root()).map_err(internal)?;
+                }
+                self.attach_stdio(c, stdio);
+                Ok(())
+            }
+            Err(e) => {
+                let _ = cgroup.destroy();
+                let mut rec = c.rec();
+                rec.state.error = e.message.clone();
+                rec.state.exit_code = e.exit_code;
+                let _ = rec.save(self.root());
+                Err(ApiError::new(ErrorKind::Invalid, e.message).with_exit_code(e.exit_code))
+            }
+        }
+    }
+
+    fn make_cgroup(&self, c: &Container, res: &skiff_types::Resources) -> Result<Cgroup, ApiError> {
+        let rel = self.cfg().cgroup_parent.join(c.id.as_str());
+        let cgroup = Cgroup::create(&self.inner.layout, &rel)
+            .map_err(|e| err(ErrorKind::Unavailable, format!("cgroup: {e}")))?;
+        let limits = Resources {
+            memory_limit: res.memory,
+            memory_swap_limit: res.memory_swap,
+            cpu_quota: res.cpu_quota(),
+            cpu_shares: res.cpu_shares,
+            pids_limit: res.effective_pids_limit(),
+        };
+        if let Err(e) = cgroup.apply(&limits) {
+            let _ = cgroup.destroy();
+            return Err(err(ErrorKind::Invalid, format!("resource limits: {e}")));
+        }
+        Ok(cgroup)
+    }
+
+    fn launch_spec(&self, c: &Container, cgroup: &Cgroup) -> Result<LaunchSpec, ApiError> {
+        let spec = c.rec().spec.clone();
+        let rootfs = std::path::Path::new(&spec.rootfs);
+        let user = launch::resolve_user(rootfs, spec.user.as_deref())?;
+        let hostname = spec.hostname.clone().unwrap_or_else(|| c.id.short().to_string());
+        let caps = launch::capabilities(&spec)?;
+        let no_new_privileges = !spec.labels.contains_key("skiff.allow-new-privileges");
+        let (procs, v2_dir) = cgroup_targets(&self.inner.layout, cgroup);
+        Ok(LaunchSpec {
+            net_ns: spec.network == NetworkMode::None,
+            userns: spec.userns_auto.then_some((100_000, 65_536)),
+            lower_dirs: vec![rootfs.to_path_buf()],
+            upper_dir: c.dir.upper(),
+            work_dir: c.dir.work(),
+            merged_dir: c.dir.merged(),
+            read_only: spec.read_only,
+            mounts: Vec::new(),
+            env: launch::environment(&spec.env, &hostname, &user.home, spec.tty),
+            hostname,
+            args: spec.argv(),
+            cwd: spec.working_dir.clone().unwrap_or_else(|| "/".into()),
+            uid: user.uid,
+            gid: user.gid,
+            additional_gids: user.groups,
+            capabilities: caps.bits(),
+            no_new_privileges,
+            seccomp: launch::seccomp_choice(&spec.seccomp)?,
+            rlimits: launch::default_rlimits(),
+            stdio: StdioMode { tty: spec.tty, open_stdin: spec.open_stdin },
+            cgroup_procs: procs,
+            cgroup_dir_v2: v2_dir,
+        })
+    }
+
+    /// Signals the init (thawing a paused one so the signal lands).
+    async fn signal(&self, c: &Container, signal: i32) -> Result<(), ApiError> {
+        c.rec().state.status.can_kill().map_err(|e| err(ErrorKind::Conflict, e.to_string()))?;
+        self.inner
+            .keeper
+            .signal(c.id.as_str(), None, signal)
+            .await
+            .map_err(|e| err(ErrorKind::Conflict, e.message))?;
+        if c.rec().state.status == ContainerStatus::Paused {
+            let _ = self.cgroup_of(c).thaw();
+        }
+        Ok(())
+    }
+
+    fn mark_stopped_by_user(&self, c: &Container) {
+        let mut rec = c.rec();
+        rec.state.stopped_by_user = true;
+        if rec.state.status == ContainerStatus::Restarting {
+            rec.state.status = ContainerStatus::Exited;
+        }
+        let _ = rec.save(self.root());
+    }
+
+    pub async fn kill(&self, r: &str, signal: i32) -> Result<(), ApiError> {
+        let c = self.resolve(r)?;
+        if !c.rec().state.status.is_alive() {
+            let status = c.rec().state.status;
+            return Err(err(ErrorKind::Conflict, format!("Container {} is not running (it is {status})", c.id)));
+        }
+        self.mark_stopped_by_user(&c);
+        self.signal(&c, signal).await
+    }
+
+    pub async fn stop(&self, r: &str, timeout: Option<u32>) -> Result<(), ApiError> {
+        let c = self.resolve(r)?;
+        let _op = c.op.lock().await;
+        self.stop_locked(&c, timeout).await
+    }
+
+    pub(super) async fn stop_locked(&self, c: &Arc<Container>, timeout: Option<u32>) -> Result<(), ApiError> {
+        self.mark_stopped_by_user(c);
+        if !c.rec().state.status.is_alive() {
+            return Ok(());
+        }
+        let secs = timeout.or(c.rec().spec.stop_timeout).unwrap_or(10);
+        let mut exits = c.exits.subscribe();
+        if secs > 0 && self.signal(c, SIGTERM).await.is_ok() {
+            let exited = tokio::time::timeout(Duration::from_secs(secs.into()), exits.changed()).await;
+            if exited.is_ok() {
+                return Ok(());
+            }
+        }
+        if c.rec().state.status.is_alive() {
+            let _ = self.signal(c, SIGKILL).await;
+            let _ = tokio::time::timeout(Duration::from_secs(30), exits.changed()).await;
+        }
+        Ok(())
+    }
+
+    pub async fn pause(&self, r: &str) -> Result<(), ApiError> {
+        let c = self.resolve(r)?;
+        let _op = c.op.lock().await;
+        c.rec().state.status.can_pause().map_err(|e| err(ErrorKind::Conflict, e.to_string()))?;
+        self.cgroup_of(&c).freeze().map_err(internal)?;
+        let mut rec = c.rec();
+        rec.state.status = ContainerStatus::Paused;
+        rec.save(self.root()).map_err(internal)
+    }
+
+    pub async fn unpause(&self, r: &str) -> Result<(), ApiError> {
+        let c = self.resolve(r)?;
+        let _op = c.op.lock().await;
+        c.rec().state.status.can_unpause().map_err(|e| err(ErrorKind::Conflict, e.to_string()))?;
+        self.cgroup_of(&c).thaw().map_err(internal)?;
+        let mut rec = c.rec();
+        rec.state.status = ContainerStatus::Running;
+        rec.save(self.root()).map_err(internal)
+    }
+
+    pub async fn remove(&self, r: &str, force: bool) -> Result<(), ApiError> {
+        let c = self.resolve(r)?;
+        let _op = c.op.lock().await;
+        let status = c.rec().state.status;
+        status.can_remove(force).map_err(|_| {
+            err(
+                ErrorKind::Conflict,
+                format!("cannot remove container \"{}\": container is {status}: stop the container before removing or force remove", c.rec().name),
+            )
+        })?;
+        if status.is_alive() {
+            self.mark_stopped_by_user(&c);
+            let mut exits = c.exits.subscribe();
+            let _ = self.signal(&c, SIGKILL).await;
+            let _ = tokio::time::timeout(Duration::from_secs(30), exits.changed()).await;
+        }
+        self.remove_locked(&c).await
+    }
+
+    pub(super) async fn remove_locked(&self, c: &Arc<Container>) -> Result<(), ApiError> {
+        if c.rec().state.status.is_alive() {
+            return Err(err(ErrorKind::Conflict, "container is still running"));
+        }
+        let _ = self.inner.keeper.forget(c.id.as_str(), None).await;
+        let _ = self.cgroup_of(c).destroy();
+        self.inner.containers.lock().unwrap_or_else(|p| p.into_inner()).remove(c.id.as_str());
+        c.hub().log = None;
+        std::fs::remove_dir_all(&c.dir.0).or_else(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Ok(()),
+            _ => Err(internal(format!("remove {}: {e}", c.dir.0.display()))),
+        })
+    }
+
+    pub async fn wait(&self, r: &str) -> Result<WaitResponse, ApiError> {
+        let c = self.resolve(r)?;
+        let mut exits = c.exits.subscribe();
+        loop {
+            {
+                let rec = c.rec();
+                let st = &rec.state;
+                let done = st.status == ContainerStatus::Exited && st.finished_at >= st.started_at
+                    || st.status == ContainerStatus::Dead;
+                if done {
+                    return Ok(WaitResponse { exit_code: st.exit_code, oom_killed: st.oom_killed });
+                }
+            }
+            if exits.changed().await.is_err() {
+                // The container was removed (--rm) after its exit was recorded.
+                let rec = c.rec();
+                return Ok(WaitResponse { exit_code: rec.state.exit_code, oom_killed: rec.state.oom_killed });
+            }
+        }
+    }
+
+    /// Handles an exit the keeper reported (or recorded while we were away).
+    pub(crate) async fn on_exit(&self, record: ExitRecord) {
+        if let Some(exec_id) = &record.exec_id {
+            self.on_exec_exit(exec_id, record.exit_code).await;
+            return;
+        }
+        let Ok(c) = self.resolve(&record.id) else { return };
+        let pumps = std::mem::take(&mut c.hub().pumps);
+        for p in pumps {
+            let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
+        }
+        let cgroup = self.cgroup_of(&c);
+        let oom = cgroup.oom_kill_count().unwrap_or(0) > c.rec().oom_baseline;
+        let _ = cgroup.kill_all();
+        let _ = cgroup.destroy();
+        let _ = self.inner.keeper.forget(c.id.as_str(), None).await;
+        let (facts, policy, auto_remove) = {
+            let mut rec = c.rec();
+            let ran_for = record.at.saturating_sub(rec.state.started_at);
+            rec.state.status = ContainerStatus::Exited;
+            rec.state.exit_code = record.exit_code;
+            rec.state.oom_killed = oom;
+            rec.state.pid = 0;
+            rec.state.finished_at = record.at.max(rec.state.started_at);
+            let facts = ExitFacts {
+                exit_code: record.exit_code,
+                stopped_by_user: rec.state.stopped_by_user,
+                restart_count: rec.restart_count,
+                ran_for: Duration::from_nanos(ran_for),
+            };
+            (facts, rec.spec.restart, rec.spec.auto_remove)
+        };
+        let restart = policy.decide(facts);
+        {
+            let mut rec = c.rec();
+            if let Some(r) = restart {
+                rec.state.status = ContainerStatus::Restarting;
+                rec.restart_count = r.restart_count;
+            }
+            let _ = rec.save(self.root());
+        }
+        {
+            let mut hub = c.hub();
+            let frame = skiff_types::Frame::control(&Control::Exit { exit_code: record.exit_code, oom_killed: oom });
+            for s in hub.subscribers.drain(..) {
+                let _ = s.send(frame.clone());
+            }
+            hub.stdin = None;
+        }
+        c.exits.send_modify(|n| *n += 1);
+        if let Some(r) = restart {
+            let rt = self.clone();
+            tokio::spawn(async move { rt.restart_after(c, r.delay).await });
+        } else if auto_remove {
+            let _op = c.op.lock().await;
+            let _ = self.remove_locked(&c).await;
+        }
+    }
+
+    async fn restart_after(&self, c: Arc<Container>, delay: Duration) {
+        tokio::time::sleep(delay).await;
+        let _op = c.op.lock().await;
+        let still = {
+            let rec = c.rec();
+            rec.state.status == ContainerStatus::Restarting && !rec.state.stopped_by_user
+        };
+        if still {
+            if let Err(e) = self.start_locked(&c).await {
+                let mut rec = c.rec();
+                rec.state.status = ContainerStatus::Exited;
+                rec.state.error = e.message;
+                let _ = rec.save(self.root());
+            }
+        }
+    }
+}
+
+/// The cgroup.procs files the keeper writes (v1), or the v2 directory for CLONE_INTO_CGROUP.
+fn cgroup_targets(
+    layout: &skiff_sys::cgroup::CgroupLayout,
+    cgroup: &Cgroup,
+) -> (Vec<std::path::PathBuf>, Option<std::path::PathBuf>) {
+    let procs = cgroup.procs_files();
+    if layout.is_v2() {
+        let dir = procs.first().and_then(|p| p.parent()).map(|p| p.to_path_buf());
+        if dir.is_some() {
+            return (Vec::new(), dir);
+        }
+    }
+    (procs, None)
+}

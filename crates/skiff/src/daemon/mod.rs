@@ -1,0 +1,77 @@
+//! `skiff daemon` and `skiff keeper`: process entry points that wire the
+//! runtime engine to the HTTP API. Thin by design: no container logic here.
+
+mod engine;
+
+use anyhow::Context;
+use skiff_runtime::{Runtime, RuntimeConfig};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub struct DaemonArgs {
+    pub root: PathBuf,
+    pub socket: PathBuf,
+    pub debug: bool,
+}
+
+/// Holds an exclusive lock on ROOT/daemon.lock for the daemon's lifetime.
+fn lock_root(root: &Path) -> anyhow::Result<std::fs::File> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(root.join("daemon.lock"))
+        .with_context(|| format!("open {}", root.join("daemon.lock").display()))?;
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map(|l| l.unlock().map_err(|(_, e)| e))
+        .map_err(|(_, e)| e)
+        .and_then(|r| r)
+        .ok();
+    Ok(std::fs::File::open(root.join("daemon.lock"))?)
+}
+
+pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
+    if !nix::unistd::Uid::effective().is_root() {
+        anyhow::bail!("skiff daemon must run as root (it creates namespaces and cgroups)");
+    }
+    std::fs::create_dir_all(&args.root)
+        .with_context(|| format!("create state directory {}", args.root.display()))?;
+    let _lock = lock_root(&args.root)?;
+    skiff_sys::signals::set_child_subreaper().context("set child subreaper")?;
+    std::fs::write(args.root.join("daemon.pid"), std::process::id().to_string())?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    let cfg = RuntimeConfig {
+        root: args.root.clone(),
+        cgroup_parent: PathBuf::from("skiff"),
+        log_max_size: skiff_runtime::logs::DEFAULT_MAX_SIZE,
+        log_max_files: skiff_runtime::logs::DEFAULT_MAX_FILES,
+    };
+    let debug = args.debug;
+    rt.block_on(async move {
+        let engine = Runtime::open(cfg).await.context("open the container engine")?;
+        if debug {
+            eprintln!("skiff daemon: pid {}, keeper pid {}", std::process::id(), engine.keeper_pid());
+        }
+        let shutdown = async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("install SIGTERM handler");
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        };
+        eprintln!("skiff daemon: listening on {}", args.socket.display());
+        skiff_api::serve(Arc::new(engine::Adapter(engine)), &args.socket, shutdown)
+            .await
+            .with_context(|| format!("serve on {}", args.socket.display()))
+    })
+}
+
+/// The keeper process (started by the daemon from a sealed copy of this binary).
+pub fn keeper_main(root: PathBuf) -> anyhow::Result<()> {
+    skiff_runtime::keeper::server::run(&root).with_context(|| format!("keeper for {}", root.display()))
+}
