@@ -28,17 +28,13 @@ fn missing_command_is_127_with_message() {
     }
     let _g = serial();
     let r = Rootfs::new();
-    let e = run_with(&r, &["nonexist"], |_| {})
-        .err()
-        .expect("must fail");
+    let e = run_with(&r, &["nonexist"], |_| {}).expect_err("must fail");
     assert_eq!(e.exit_code(), 127, "{e}");
     assert_eq!(
         e.to_string(),
         "exec: \"nonexist\": executable file not found in $PATH"
     );
-    let e = run_with(&r, &["/nonexist"], |_| {})
-        .err()
-        .expect("must fail");
+    let e = run_with(&r, &["/nonexist"], |_| {}).expect_err("must fail");
     assert_eq!(e.exit_code(), 127, "{e}");
     check(&r);
 }
@@ -50,9 +46,7 @@ fn non_executable_is_126() {
     }
     let _g = serial();
     let r = Rootfs::new();
-    let e = run_with(&r, &["/etc/notexec"], |_| {})
-        .err()
-        .expect("must fail");
+    let e = run_with(&r, &["/etc/notexec"], |_| {}).expect_err("must fail");
     assert_eq!(e.exit_code(), 126, "{e}");
     assert!(e.to_string().contains("permission denied"), "{e}");
     check(&r);

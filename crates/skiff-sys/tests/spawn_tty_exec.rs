@@ -114,7 +114,7 @@ fn exec_joins_the_containers_namespaces() {
         },
         cgroup_procs: Vec::new(),
     };
-    let e = spawn::spawn_exec(missing).err().expect("must fail");
+    let e = spawn::spawn_exec(missing).expect_err("must fail");
     assert_eq!(e.exit_code(), 127, "{e}");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(init),

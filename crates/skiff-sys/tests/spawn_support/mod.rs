@@ -155,6 +155,7 @@ pub fn wait(pid: i32) -> i32 {
     }
 }
 
+#[derive(Debug)]
 pub struct Output {
     pub code: i32,
     pub stdout: String,
