@@ -14,7 +14,9 @@ pub enum StoreError {
     #[error("conflict on key {key:?}: {detail}")]
     Conflict { key: String, detail: String },
     /// The store cannot be reached or has no quorum. Operations fail fast with
-    /// this instead of hanging; the caller may retry later.
+    /// this instead of hanging; the caller may retry later. For a write the
+    /// outcome is unknown (it may still be applied once the store recovers),
+    /// so re-read before repeating anything that is not idempotent.
     #[error("store unavailable: {detail}")]
     Unavailable { detail: String },
     /// The lease expired, was revoked, or never existed.

@@ -72,15 +72,48 @@ fn unavailable(ctx: ErrCtx<'_>, detail: &str) -> StoreError {
     StoreError::unavailable(format!("etcd {} failed: {detail}", ctx.what))
 }
 
-/// Bounds `fut` by `timeout`, so a cluster without quorum fails fast instead
-/// of hanging (etcd itself waits much longer for a lost quorum).
-pub(crate) async fn bounded<T>(
-    timeout: Duration,
-    ctx: ErrCtx<'_>,
-    fut: impl std::future::Future<Output = Result<T, etcd_client::Error>>,
-) -> Result<T, StoreError> {
-    match tokio::time::timeout(timeout, fut).await {
-        Ok(result) => result.map_err(|e| map_err(e, ctx)),
-        Err(_) => Err(unavailable(ctx, &format!("no answer within {timeout:?} (no quorum?)"))),
+/// True if the request provably never reached etcd (the connection to the
+/// chosen member could not be made), so sending it again cannot apply it twice.
+fn never_sent(e: &etcd_client::Error) -> bool {
+    match e {
+        etcd_client::Error::TransportError(_) => true,
+        etcd_client::Error::GRpcStatus(status) => {
+            status.code() == Code::Unavailable && status.message().contains("connect error")
+        }
+        _ => false,
     }
 }
+
+/// Runs the request made by `call`, bounded by `timeout` in total, so a
+/// cluster without quorum fails fast instead of hanging (etcd itself waits
+/// much longer). The client balances over all endpoints and may pick a dead
+/// member; such requests were never sent and are retried on another pick
+/// until the deadline, which is what keeps a cluster with one member down
+/// serving.
+pub(crate) async fn bounded<T, F, Fut>(
+    timeout: Duration,
+    ctx: ErrCtx<'_>,
+    mut call: F,
+) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let err = match tokio::time::timeout_at(deadline, call()).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(e)) => e,
+            Err(_) => {
+                return Err(unavailable(ctx, &format!("no answer within {timeout:?} (no quorum?)")))
+            }
+        };
+        let retry_at = tokio::time::Instant::now() + RETRY_PAUSE;
+        if !never_sent(&err) || retry_at >= deadline {
+            return Err(map_err(err, ctx));
+        }
+        tokio::time::sleep_until(retry_at).await;
+    }
+}
+
+const RETRY_PAUSE: Duration = Duration::from_millis(20);

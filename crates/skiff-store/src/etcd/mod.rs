@@ -67,8 +67,10 @@ impl EtcdStore {
             .with_keep_alive_while_idle(true);
         let endpoints = options.endpoints.clone();
         let ctx = ErrCtx::op("connect");
-        let client =
-            bounded(options.request_timeout, ctx, Client::connect(endpoints, Some(connect))).await?;
+        let client = bounded(options.request_timeout, ctx, || {
+            Client::connect(endpoints.clone(), Some(connect.clone()))
+        })
+        .await?;
         let store = Self { client, timeout: options.request_timeout };
         store.get("/").await?;
         Ok(store)
@@ -105,8 +107,11 @@ pub(crate) async fn range_at(
         options = options.with_revision(revision);
     }
     let ctx = ErrCtx::revision("range", at.unwrap_or_default());
-    let mut kv = client.kv_client();
-    let resp = bounded(timeout, ctx, kv.get(prefix, Some(options))).await?;
+    let resp = bounded(timeout, ctx, || {
+        let (mut kv, options) = (client.kv_client(), options.clone());
+        async move { kv.get(prefix, Some(options)).await }
+    })
+    .await?;
     let kvs = resp.kvs().iter().map(convert_kv).collect::<Result<_, _>>()?;
     Ok((kvs, at.map_or_else(|| header_revision(resp.header()), Ok)?))
 }
@@ -154,19 +159,27 @@ impl EtcdStore {
         key: &str,
         options: Option<DeleteOptions>,
     ) -> Result<DeleteResult, StoreError> {
-        let mut kv = self.client.kv_client();
-        let resp = bounded(self.timeout, ErrCtx::op("delete"), kv.delete(key, options)).await?;
+        let resp = bounded(self.timeout, ErrCtx::op("delete"), || {
+            let (mut kv, options) = (self.client.kv_client(), options.clone());
+            async move { kv.delete(key, options).await }
+        })
+        .await?;
         let deleted = u64::try_from(resp.deleted()).unwrap_or_default();
         Ok(DeleteResult { deleted, revision: header_revision(resp.header())? })
     }
 
     async fn keepalive_once(&self, id: LeaseId) -> Result<Duration, StoreError> {
         let ctx = ErrCtx::lease("lease keepalive", Some(id));
-        let mut lease = self.client.lease_client();
         // Opening the stream sends one keepalive and fails if the lease is gone.
-        let (mut keeper, mut stream) = bounded(self.timeout, ctx, lease.keep_alive(id)).await?;
-        bounded(self.timeout, ctx, keeper.keep_alive()).await?;
-        match bounded(self.timeout, ctx, stream.message()).await? {
+        let (mut keeper, mut stream) = bounded(self.timeout, ctx, || {
+            let mut lease = self.client.lease_client();
+            async move { lease.keep_alive(id).await }
+        })
+        .await?;
+        keeper.keep_alive().await.map_err(|e| errors::map_err(e, ctx))?;
+        let reply = tokio::time::timeout(self.timeout, stream.message()).await;
+        let reply = reply.map_err(|_| StoreError::unavailable("etcd lease keepalive timed out"))?;
+        match reply.map_err(|e| errors::map_err(e, ctx))? {
             Some(resp) if resp.ttl() > 0 => Ok(Duration::from_secs(resp.ttl().unsigned_abs())),
             Some(_) => Err(StoreError::LeaseExpired { id }),
             None => Err(StoreError::unavailable("etcd closed the lease keepalive stream")),
@@ -177,8 +190,11 @@ impl EtcdStore {
 impl Store for EtcdStore {
     fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, (Option<KeyValue>, Revision)> {
         Box::pin(async move {
-            let mut kv = self.client.kv_client();
-            let resp = bounded(self.timeout, ErrCtx::op("get"), kv.get(key, None)).await?;
+            let resp = bounded(self.timeout, ErrCtx::op("get"), || {
+                let mut kv = self.client.kv_client();
+                async move { kv.get(key, None).await }
+            })
+            .await?;
             let found = resp.kvs().first().map(convert_kv).transpose()?;
             Ok((found, header_revision(resp.header())?))
         })
@@ -195,9 +211,12 @@ impl Store for EtcdStore {
         lease: Option<LeaseId>,
     ) -> StoreFuture<'a, Revision> {
         Box::pin(async move {
-            let mut kv = self.client.kv_client();
             let ctx = ErrCtx::lease("put", lease);
-            let resp = bounded(self.timeout, ctx, kv.put(key, value, put_options(lease))).await?;
+            let resp = bounded(self.timeout, ctx, || {
+                let (mut kv, value) = (self.client.kv_client(), value.clone());
+                async move { kv.put(key, value, put_options(lease)).await }
+            })
+            .await?;
             header_revision(resp.header())
         })
     }
@@ -213,8 +232,12 @@ impl Store for EtcdStore {
     fn txn(&self, txn: Txn) -> StoreFuture<'_, TxnResult> {
         Box::pin(async move {
             let ctx = ErrCtx::lease("txn", first_lease(&txn));
-            let mut kv = self.client.kv_client();
-            let resp = bounded(self.timeout, ctx, kv.txn(convert_txn(txn))).await?;
+            let etcd_txn = convert_txn(txn);
+            let resp = bounded(self.timeout, ctx, || {
+                let (mut kv, etcd_txn) = (self.client.kv_client(), etcd_txn.clone());
+                async move { kv.txn(etcd_txn).await }
+            })
+            .await?;
             Ok(TxnResult { succeeded: resp.succeeded(), revision: header_revision(resp.header())? })
         })
     }
@@ -226,9 +249,11 @@ impl Store for EtcdStore {
             }
             let secs = i64::try_from(ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0))
                 .map_err(|_| StoreError::invalid(format!("lease TTL {ttl:?} too large")))?;
-            let mut lease = self.client.lease_client();
-            let resp = bounded(self.timeout, ErrCtx::op("lease grant"), lease.grant(secs, None))
-                .await?;
+            let resp = bounded(self.timeout, ErrCtx::op("lease grant"), || {
+                let mut lease = self.client.lease_client();
+                async move { lease.grant(secs, None).await }
+            })
+            .await?;
             if !resp.error().is_empty() {
                 return Err(StoreError::internal(format!("etcd lease grant: {}", resp.error())));
             }
@@ -242,18 +267,26 @@ impl Store for EtcdStore {
 
     fn revoke(&self, id: LeaseId) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            let mut lease = self.client.lease_client();
             let ctx = ErrCtx::lease("lease revoke", Some(id));
-            bounded(self.timeout, ctx, lease.revoke(id)).await.map(|_| ())
+            bounded(self.timeout, ctx, || {
+                let mut lease = self.client.lease_client();
+                async move { lease.revoke(id).await }
+            })
+            .await
+            .map(|_| ())
         })
     }
 
     fn compact(&self, revision: Revision) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            let mut kv = self.client.kv_client();
-            let options = CompactionOptions::new().with_physical();
             let ctx = ErrCtx::revision("compact", revision);
-            bounded(self.timeout, ctx, kv.compact(revision, Some(options))).await.map(|_| ())
+            bounded(self.timeout, ctx, || {
+                let mut kv = self.client.kv_client();
+                let options = CompactionOptions::new().with_physical();
+                async move { kv.compact(revision, Some(options)).await }
+            })
+            .await
+            .map(|_| ())
         })
     }
 

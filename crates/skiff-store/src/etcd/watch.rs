@@ -91,9 +91,12 @@ impl Feeder {
             .with_prefix()
             .with_start_revision(self.last + 1)
             .with_progress_notify();
-        let mut watch = self.client.watch_client();
         let ctx = ErrCtx::revision("watch", self.last + 1);
-        bounded(self.timeout, ctx, watch.watch(self.prefix.as_str(), Some(options))).await
+        bounded(self.timeout, ctx, || {
+            let (mut watch, options) = (self.client.watch_client(), options.clone());
+            async move { watch.watch(self.prefix.as_str(), Some(options)).await }
+        })
+        .await
     }
 
     async fn pump(&mut self, mut stream: WatchStream, tx: &WatchSender) -> Interrupted {
