@@ -1,0 +1,37 @@
+//! The hidden `daemon` and `keeper` verbs: entry points into `crate::daemon`.
+
+use super::connect::{parse_host, DEFAULT_SOCKET};
+use super::Ctx;
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct DaemonCmd {
+    /// Log more
+    #[arg(long)]
+    pub debug: bool,
+    /// Start a new session (the CLI's auto-start uses this)
+    #[arg(long, hide = true)]
+    pub detach: bool,
+}
+
+pub fn run_daemon(ctx: &Ctx, args: DaemonCmd) -> anyhow::Result<i32> {
+    if args.detach {
+        // Leave the starting CLI's session and terminal behind.
+        let _ = nix::unistd::setsid();
+    }
+    let socket = match &ctx.host {
+        Some(h) => parse_host(h)?,
+        None => PathBuf::from(DEFAULT_SOCKET),
+    };
+    crate::daemon::main(crate::daemon::DaemonArgs {
+        root: ctx.root.clone(),
+        socket,
+        debug: args.debug,
+    })?;
+    Ok(0)
+}
+
+pub fn run_keeper(ctx: &Ctx) -> anyhow::Result<i32> {
+    crate::daemon::keeper_main(ctx.root.clone())?;
+    Ok(0)
+}

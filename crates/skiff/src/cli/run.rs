@@ -1,0 +1,83 @@
+//! `skiff run`: create, attach (before start: nothing is missed), start,
+//! stream, exit with the container's code; `-d` prints the id instead.
+
+use super::session::{self, End, Options};
+use super::spec::{check_rootfs, ContainerFlags, Host};
+use super::Ctx;
+use anyhow::Context;
+use skiff_api::{Client, ClientError};
+use skiff_types::{ContainerSpec, ErrorKind};
+use std::io::IsTerminal;
+
+#[derive(Debug, clap::Args)]
+#[command(disable_help_flag = true)]
+pub struct Args {
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    #[command(flatten)]
+    pub flags: ContainerFlags,
+}
+
+/// The spec from the flags, with the host's cwd, files and environment.
+pub fn spec_from_flags(flags: &ContainerFlags) -> anyhow::Result<ContainerSpec> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let read = |p: &std::path::Path| std::fs::read_to_string(p);
+    let getenv = |k: &str| std::env::var(k).ok();
+    let host = Host {
+        cwd: &cwd,
+        read_file: &read,
+        getenv: &getenv,
+    };
+    let spec = flags.to_spec(&host)?;
+    check_rootfs(std::path::Path::new(&spec.rootfs))?;
+    Ok(spec)
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<i32> {
+    let spec = spec_from_flags(&args.flags)?;
+    if spec.tty && spec.open_stdin && !args.detach && !std::io::stdin().is_terminal() {
+        anyhow::bail!("the input device is not a TTY");
+    }
+    let client = ctx.client()?;
+    let id = client.create(&spec)?;
+    if args.detach {
+        client.start(id.as_str())?;
+        println!("{id}");
+        return Ok(0);
+    }
+    let id = id.to_string();
+    let stream = match client.attach(&id) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = client.remove(&id, true);
+            return Err(e.into());
+        }
+    };
+    let opts = Options {
+        stdin: spec.open_stdin,
+        tty: spec.tty,
+        proxy_signals_to: Some(id.clone()),
+    };
+    let end = session::drive(&client, stream, &opts, || client.start(&id));
+    let code = match end {
+        Ok(End::Exit(code)) => Ok(code),
+        // The stream broke without an exit frame: ask for the exit directly.
+        Ok(End::Closed) => client.wait(&id).map(|w| w.exit_code).map_err(Into::into),
+        Err(e) => Err(e),
+    };
+    if args.flags.rm {
+        remove_quietly(&client, &id)?;
+    }
+    code
+}
+
+/// `--rm`: the daemon removes the container itself (auto_remove); removing
+/// here as well makes sure it is gone before the CLI returns.
+fn remove_quietly(client: &Client, id: &str) -> anyhow::Result<()> {
+    match client.remove(id, true) {
+        Ok(()) => Ok(()),
+        Err(ClientError::Api(e)) if e.kind == ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}

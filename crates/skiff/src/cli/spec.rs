@@ -1,0 +1,515 @@
+//! `run`/`create` flags and their translation into a `ContainerSpec`.
+//!
+//! The translation is pure: files (`--env-file`, a seccomp profile) are read
+//! through a callback and the caller's environment is looked up through
+//! another, so the mapping is unit-tested without touching the host.
+
+use anyhow::{bail, Context};
+use clap::{ArgAction, Args};
+use skiff_types::resources::parse_size;
+use skiff_types::{
+    parse_cpus, parse_memory_size, ContainerName, ContainerSpec, NetworkMode, RestartPolicy,
+    SeccompOption,
+};
+use std::path::{Path, PathBuf};
+
+/// The flags `run` and `create` share (Docker's names and meaning).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ContainerFlags {
+    /// Print usage
+    #[arg(long, action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Root filesystem directory of the container (used read-only under an overlay)
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: PathBuf,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Overwrite the default entrypoint
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Memory limit
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
+    #[arg(long = "memory-swap", allow_negative_numbers = true)]
+    pub memory_swap: Option<String>,
+    /// Number of CPUs
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(long = "cpu-shares", short = 'c')]
+    pub cpu_shares: Option<u64>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", allow_negative_numbers = true)]
+    pub pids_limit: Option<i64>,
+    /// Add Linux capabilities
+    #[arg(long = "cap-add")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long = "cap-drop")]
+    pub cap_drop: Vec<String>,
+    /// Security options (seccomp=unconfined|FILE, no-new-privileges)
+    #[arg(long = "security-opt")]
+    pub security_opt: Vec<String>,
+    /// Mount the container's root filesystem as read only
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Restart policy to apply when a container exits
+    #[arg(long, default_value = "no")]
+    pub restart: String,
+    /// Connect a container to a network (none or host)
+    #[arg(long = "network", alias = "net", default_value = "none")]
+    pub network: String,
+    /// User namespace to use (auto)
+    #[arg(long)]
+    pub userns: Option<String>,
+    /// Set meta data on a container
+    #[arg(short = 'l', long = "label")]
+    pub label: Vec<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(long = "stop-timeout")]
+    pub stop_timeout: Option<u32>,
+    /// The command to run and its arguments
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<String>,
+}
+
+/// What the mapping needs from the host, injected so it stays pure.
+pub struct Host<'a> {
+    /// The CLI's working directory (relative paths resolve against it).
+    pub cwd: &'a Path,
+    pub read_file: &'a dyn Fn(&Path) -> std::io::Result<String>,
+    pub getenv: &'a dyn Fn(&str) -> Option<String>,
+}
+
+/// `KEY=VALUE` as is; a bare `KEY` takes the CLI's value, or is dropped.
+fn env_entry(
+    entry: &str,
+    getenv: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Option<String>> {
+    let key = entry.split('=').next().unwrap_or("");
+    if key.is_empty() {
+        bail!("invalid environment variable: {entry:?}");
+    }
+    if key.chars().any(char::is_whitespace) {
+        bail!("variable {key:?} contains whitespaces");
+    }
+    if entry.contains('=') {
+        return Ok(Some(entry.to_string()));
+    }
+    Ok(getenv(entry).map(|v| format!("{entry}={v}")))
+}
+
+/// Docker's env-file format: one `KEY=VALUE` or `KEY` per line; blank lines
+/// and `#` comments skipped; values taken literally (no quote processing).
+pub fn parse_env_file(
+    text: &str,
+    getenv: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let entry = env_entry(line, getenv).with_context(|| format!("line {}", n + 1))?;
+        out.extend(entry);
+    }
+    Ok(out)
+}
+
+/// The effect of the `--security-opt` values.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SecurityOpts {
+    pub seccomp: SeccompOption,
+}
+
+/// Parses `seccomp=unconfined|FILE` (or `:`) and `no-new-privileges[=|:true]`.
+pub fn parse_security_opts(opts: &[String], host: &Host) -> anyhow::Result<SecurityOpts> {
+    let mut seccomp = SeccompOption::Default;
+    for opt in opts {
+        let (key, value) = match opt.split_once(['=', ':']) {
+            Some((k, v)) => (k, Some(v)),
+            None => (opt.as_str(), None),
+        };
+        match (key, value) {
+            ("seccomp", Some("unconfined")) => seccomp = SeccompOption::Unconfined,
+            ("seccomp", Some(file)) if !file.is_empty() => {
+                let path = host.cwd.join(file);
+                let text = (host.read_file)(&path)
+                    .with_context(|| format!("opening seccomp profile {}", path.display()))?;
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .with_context(|| format!("decoding seccomp profile {}", path.display()))?;
+                seccomp = SeccompOption::Profile(text);
+            }
+            ("no-new-privileges", None | Some("true")) => {}
+            ("no-new-privileges", Some("false")) => {
+                bail!("invalid --security-opt {opt:?}: skiff always sets no-new-privileges")
+            }
+            _ => bail!(
+                "invalid --security-opt {opt:?}: want seccomp=unconfined, seccomp=FILE or no-new-privileges"
+            ),
+        }
+    }
+    Ok(SecurityOpts { seccomp })
+}
+
+impl ContainerFlags {
+    /// The rootfs as an absolute path (relative to the CLI's cwd).
+    pub fn rootfs_path(&self, cwd: &Path) -> PathBuf {
+        cwd.join(&self.rootfs)
+    }
+
+    /// Builds the spec. Does not check that the rootfs exists (see `check_rootfs`).
+    pub fn to_spec(&self, host: &Host) -> anyhow::Result<ContainerSpec> {
+        let mut spec = ContainerSpec {
+            rootfs: self.rootfs_path(host.cwd).to_string_lossy().into_owned(),
+            ..Default::default()
+        };
+        if let Some(name) = &self.name {
+            spec.name = Some(ContainerName::parse(name)?.to_string());
+        }
+        for file in &self.env_file {
+            let path = host.cwd.join(file);
+            let text = (host.read_file)(&path)
+                .with_context(|| format!("opening env file {}", path.display()))?;
+            let vars = parse_env_file(&text, host.getenv)
+                .with_context(|| format!("in env file {}", path.display()))?;
+            spec.env.extend(vars);
+        }
+        for e in &self.env {
+            spec.env.extend(env_entry(e, host.getenv)?);
+        }
+        if let Some(w) = &self.workdir {
+            if !w.starts_with('/') {
+                bail!("the working directory {w:?} is invalid, it needs to be an absolute path");
+            }
+            spec.working_dir = Some(w.clone());
+        }
+        spec.hostname = self.hostname.clone();
+        spec.entrypoint = self.entrypoint.as_ref().map(|e| {
+            if e.is_empty() {
+                Vec::new()
+            } else {
+                vec![e.clone()]
+            }
+        });
+        spec.cmd = self.command.clone();
+        if spec.argv().is_empty() {
+            bail!("no command given: `skiff run --rootfs DIR COMMAND [ARG...]`");
+        }
+        spec.tty = self.tty;
+        spec.open_stdin = self.interactive;
+        spec.user = self.user.clone();
+        let r = &mut spec.resources;
+        if let Some(m) = &self.memory {
+            r.memory =
+                Some(parse_memory_size(m).map_err(|e| anyhow::anyhow!("invalid --memory: {e}"))?);
+        }
+        if let Some(s) = &self.memory_swap {
+            let swap = if s.trim() == "-1" {
+                -1
+            } else {
+                let bytes =
+                    parse_size(s).map_err(|e| anyhow::anyhow!("invalid --memory-swap: {e}"))?;
+                i64::try_from(bytes)
+                    .map_err(|_| anyhow::anyhow!("invalid --memory-swap {s:?}: too large"))?
+            };
+            match r.memory {
+                None => {
+                    bail!("you should always set the memory limit when using the memory-swap limit")
+                }
+                Some(m) if swap != -1 && (swap as u64) < m => {
+                    bail!("minimum memoryswap limit should be larger than memory limit, see usage")
+                }
+                _ => r.memory_swap = Some(swap),
+            }
+        }
+        if let Some(c) = &self.cpus {
+            r.nano_cpus = Some(parse_cpus(c).map_err(|e| anyhow::anyhow!("invalid --cpus: {e}"))?);
+        }
+        r.cpu_shares = self.cpu_shares;
+        r.pids_limit = self.pids_limit;
+        spec.cap_add = self.cap_add.clone();
+        spec.cap_drop = self.cap_drop.clone();
+        spec.seccomp = parse_security_opts(&self.security_opt, host)?.seccomp;
+        spec.read_only = self.read_only;
+        spec.restart = self.restart.parse::<RestartPolicy>()?;
+        if self.rm && spec.restart != RestartPolicy::No {
+            bail!("conflicting options: cannot specify both --restart and --rm");
+        }
+        spec.network = self
+            .network
+            .parse::<NetworkMode>()
+            .map_err(anyhow::Error::msg)?;
+        spec.userns_auto = match self.userns.as_deref() {
+            None | Some("") | Some("host") => false,
+            Some("auto") => true,
+            Some(other) => bail!("invalid --userns {other:?}: want auto or host"),
+        };
+        for l in &self.label {
+            let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+            if k.is_empty() {
+                bail!("invalid label {l:?}: empty key");
+            }
+            spec.labels.insert(k.to_string(), v.to_string());
+        }
+        spec.stop_timeout = self.stop_timeout;
+        spec.auto_remove = self.rm;
+        Ok(spec)
+    }
+}
+
+/// A clear error for a rootfs that is missing or not a directory.
+pub fn check_rootfs(path: &Path) -> anyhow::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => bail!("invalid --rootfs {}: not a directory", path.display()),
+        Err(e) => bail!(
+            "invalid --rootfs {}: {}",
+            path.display(),
+            super::io_text(&e)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    #[command(disable_help_flag = true)]
+    struct T {
+        #[command(flatten)]
+        f: ContainerFlags,
+    }
+
+    fn flags(args: &[&str]) -> ContainerFlags {
+        T::try_parse_from(std::iter::once("run").chain(args.iter().copied()))
+            .unwrap()
+            .f
+    }
+
+    fn files(path: &Path) -> std::io::Result<String> {
+        match path.to_str() {
+            Some("/work/env.list") => Ok("# comment\n\nA=1\n  B=two words\nHOME\nUNSET\n".into()),
+            Some("/work/prof.json") => Ok(r#"{"defaultAction":"SCMP_ACT_ERRNO"}"#.into()),
+            Some("/work/bad.json") => Ok("not json".into()),
+            _ => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
+        }
+    }
+
+    fn getenv(k: &str) -> Option<String> {
+        (k == "HOME").then(|| "/root".to_string())
+    }
+
+    fn host() -> Host<'static> {
+        Host {
+            cwd: Path::new("/work"),
+            read_file: &files,
+            getenv: &getenv,
+        }
+    }
+
+    fn spec(args: &[&str]) -> anyhow::Result<ContainerSpec> {
+        flags(args).to_spec(&host())
+    }
+
+    #[test]
+    fn maps_every_flag() {
+        let s = spec(&[
+            "--rm",
+            "--name",
+            "web",
+            "--rootfs",
+            "r",
+            "-e",
+            "X=1",
+            "-e",
+            "HOME",
+            "-e",
+            "NOPE",
+            "--env-file",
+            "env.list",
+            "-w",
+            "/srv",
+            "-h",
+            "box",
+            "-it",
+            "-u",
+            "1000:1000",
+            "-m",
+            "64m",
+            "--memory-swap",
+            "-1",
+            "--cpus",
+            "1.5",
+            "--cpu-shares",
+            "512",
+            "--pids-limit",
+            "-1",
+            "--cap-add",
+            "NET_ADMIN",
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "seccomp=unconfined",
+            "--security-opt",
+            "no-new-privileges",
+            "--read-only",
+            "--network",
+            "host",
+            "--userns",
+            "auto",
+            "--label",
+            "a=b",
+            "-l",
+            "c",
+            "--stop-timeout",
+            "3",
+            "sh",
+            "-c",
+            "echo hi",
+        ])
+        .unwrap();
+        assert_eq!(s.name.as_deref(), Some("web"));
+        assert_eq!(s.rootfs, "/work/r");
+        assert_eq!(
+            s.env,
+            ["A=1", "B=two words", "HOME=/root", "X=1", "HOME=/root"]
+        );
+        assert_eq!(s.working_dir.as_deref(), Some("/srv"));
+        assert_eq!(s.hostname.as_deref(), Some("box"));
+        assert!(s.tty && s.open_stdin && s.read_only && s.auto_remove && s.userns_auto);
+        assert_eq!(s.user.as_deref(), Some("1000:1000"));
+        assert_eq!(s.resources.memory, Some(64 << 20));
+        assert_eq!(s.resources.memory_swap, Some(-1));
+        assert_eq!(s.resources.nano_cpus, Some(1_500_000_000));
+        assert_eq!(s.resources.cpu_shares, Some(512));
+        assert_eq!(s.resources.pids_limit, Some(-1));
+        assert_eq!(
+            (&s.cap_add, &s.cap_drop),
+            (&vec!["NET_ADMIN".to_string()], &vec!["ALL".to_string()])
+        );
+        assert_eq!(s.seccomp, SeccompOption::Unconfined);
+        assert_eq!(s.network, NetworkMode::Host);
+        assert_eq!(s.labels.get("a").map(String::as_str), Some("b"));
+        assert_eq!(s.labels.get("c").map(String::as_str), Some(""));
+        assert_eq!(s.stop_timeout, Some(3));
+        assert_eq!(s.argv(), ["sh", "-c", "echo hi"]);
+    }
+
+    #[test]
+    fn defaults_are_safe_and_minimal() {
+        let s = spec(&["--rootfs", "/abs", "/bin/true"]).unwrap();
+        assert_eq!(s.rootfs, "/abs");
+        assert_eq!(s.network, NetworkMode::None);
+        assert_eq!(s.seccomp, SeccompOption::Default);
+        assert_eq!(s.restart, RestartPolicy::No);
+        assert!(!s.tty && !s.open_stdin && !s.auto_remove && s.entrypoint.is_none());
+        assert_eq!(s.resources, Default::default());
+        let s = spec(&["--rootfs", "/r", "--entrypoint", "/bin/sh", "--", "-c", "x"]).unwrap();
+        assert_eq!(s.argv(), ["/bin/sh", "-c", "x"]);
+        let s = spec(&["--rootfs", "/r", "--entrypoint", "/bin/echo"]).unwrap();
+        assert_eq!(s.argv(), ["/bin/echo"]);
+    }
+
+    #[test]
+    fn refuses_bad_input() {
+        let bad: &[&[&str]] = &[
+            &["--rootfs", "/r"],
+            &["--rootfs", "/r", "-m", "4m", "true"],
+            &["--rootfs", "/r", "-m", "lots", "true"],
+            &["--rootfs", "/r", "--memory-swap", "1g", "true"],
+            &[
+                "--rootfs",
+                "/r",
+                "-m",
+                "1g",
+                "--memory-swap",
+                "512m",
+                "true",
+            ],
+            &["--rootfs", "/r", "--cpus", "0", "true"],
+            &["--rootfs", "/r", "--name", "a b", "true"],
+            &["--rootfs", "/r", "-w", "rel", "true"],
+            &["--rootfs", "/r", "--restart", "sometimes", "true"],
+            &["--rootfs", "/r", "--rm", "--restart", "always", "true"],
+            &["--rootfs", "/r", "--network", "bridge", "true"],
+            &["--rootfs", "/r", "--userns", "keep-id", "true"],
+            &["--rootfs", "/r", "-e", "=x", "true"],
+            &["--rootfs", "/r", "--env-file", "missing", "true"],
+        ];
+        for args in bad {
+            assert!(spec(args).is_err(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn env_file_rules() {
+        let vars = parse_env_file("A=1\n#x\n\n  B=\nHOME\nC=a=b\n", &getenv).unwrap();
+        assert_eq!(vars, ["A=1", "B=", "HOME=/root", "C=a=b"]);
+        let err = parse_env_file("OK=1\nBAD KEY=1\n", &getenv).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "line 2: variable \"BAD KEY\" contains whitespaces"
+        );
+    }
+
+    #[test]
+    fn security_opts() {
+        let p = |v: &[&str]| {
+            let v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+            parse_security_opts(&v, &host())
+        };
+        assert_eq!(p(&[]).unwrap().seccomp, SeccompOption::Default);
+        assert_eq!(
+            p(&["seccomp:unconfined"]).unwrap().seccomp,
+            SeccompOption::Unconfined
+        );
+        assert_eq!(
+            p(&["seccomp=prof.json"]).unwrap().seccomp,
+            SeccompOption::Profile(r#"{"defaultAction":"SCMP_ACT_ERRNO"}"#.into())
+        );
+        assert!(p(&["no-new-privileges:true", "no-new-privileges=true"]).is_ok());
+        for bad in [
+            "no-new-privileges=false",
+            "seccomp=bad.json",
+            "seccomp=nofile",
+            "apparmor=x",
+            "seccomp=",
+        ] {
+            assert!(p(&[bad]).is_err(), "{bad}");
+        }
+    }
+}
