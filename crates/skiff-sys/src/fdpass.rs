@@ -69,6 +69,16 @@ pub fn recv_with_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize,
     Ok((len, fds))
 }
 
+/// Takes ownership of a descriptor a nix call returned as a raw fd (e.g. `accept4`).
+///
+/// The caller must pass a descriptor that was just created for it and that
+/// nothing else owns; every call site in skiff passes a fresh syscall result.
+pub fn own_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: per the contract above, `fd` is a fresh, open descriptor with no
+    // other owner, so wrapping it in an OwnedFd gives it exactly one owner.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,14 +109,4 @@ mod tests {
             .unwrap();
         assert_eq!(&got, b"x");
     }
-}
-
-/// Takes ownership of a descriptor a nix call returned as a raw fd (e.g. `accept4`).
-///
-/// The caller must pass a descriptor that was just created for it and that
-/// nothing else owns; every call site in skiff passes a fresh syscall result.
-pub fn own_fd(fd: RawFd) -> OwnedFd {
-    // SAFETY: per the contract above, `fd` is a fresh, open descriptor with no
-    // other owner, so wrapping it in an OwnedFd gives it exactly one owner.
-    unsafe { OwnedFd::from_raw_fd(fd) }
 }

@@ -89,9 +89,10 @@ fn logs_keep_order_and_tail() {
     let want: Vec<String> = (1..=200).map(|i| format!("line{i}")).collect();
     assert_eq!(out.lines().collect::<Vec<_>>(), want);
     assert_eq!(String::from_utf8_lossy(&logs.stderr).trim(), "oops");
-    let tail = d.ok(&["logs", "--tail", "2", "talker"]);
+    // --tail counts lines of both streams, as docker's does: stderr's "oops" is the last.
+    let tail = d.ok(&["logs", "--tail", "3", "talker"]);
     assert_eq!(tail.lines().collect::<Vec<_>>(), ["line199", "line200"]);
-    let ts = d.ok(&["logs", "-t", "--tail", "1", "talker"]);
+    let ts = d.ok(&["logs", "-t", "--tail", "2", "talker"]);
     assert!(ts.starts_with("20") && ts.contains("Z line200"), "{ts}");
 }
 

@@ -16,7 +16,13 @@ fn exit_codes_follow_docker() {
     assert!(err.contains("nonexistent-command"), "message names the command: {err}");
     let (code, _, err) = d.run(&[], &["/etc/passwd"]);
     assert_eq!(code, 126, "stderr: {err}");
-    assert_eq!(d.run(&[], &["sh", "-c", "kill -9 $$"]).0, 137);
+    // A shell whose child was killed by SIGKILL returns 128+9, as with Docker.
+    assert_eq!(d.run(&[], &["sh", "-c", "sh -c 'kill -9 $$'; exit $?"]).0, 137);
+    // A container killed by signal N exits 128+N.
+    let id = d.ok(&["run", "-d", "--rootfs", common::rootfs().to_str().unwrap(), "sleep", "30"]);
+    d.ok(&["kill", id.trim()]);
+    assert_eq!(d.ok(&["wait", id.trim()]).trim(), "137");
+    d.ok(&["rm", id.trim()]);
     let (code, out, _) = d.run(&["-e", "GREETING=hi", "-w", "/tmp", "-h", "boat"], &["sh", "-c", "echo $GREETING $(pwd) $(hostname)"]);
     assert_eq!((code, out.trim()), (0, "hi /tmp boat"));
 }
@@ -50,8 +56,13 @@ fn default_container_is_confined() {
     denied("unshare -U true");
     denied("echo 1 > /proc/sys/kernel/domainname");
     denied("ping -c 1 -W 1 127.0.0.1");
-    let (_, kcore, _) = d.run(&[], &["sh", "-c", "wc -c < /proc/kcore"]);
-    assert_eq!(kcore.trim(), "0", "/proc/kcore is masked");
+    // Masked /proc files read as empty (this kernel may lack /proc/kcore: check what exists).
+    for f in ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"] {
+        if std::path::Path::new(f).exists() {
+            let (code, out, err) = d.run(&[], &["sh", "-c", &format!("cat {f} | wc -c")]);
+            assert_eq!((code, out.trim()), (0, "0"), "{f} is masked: {err}");
+        }
+    }
     let (_, pids, _) = d.run(&[], &["sh", "-c", "ls /proc | grep -c '^[0-9]'"]);
     assert!(pids.trim().parse::<u32>().unwrap_or(99) <= 3, "host pids visible: {pids}");
     let (_, me, _) = d.run(&[], &["sh", "-c", "echo $$"]);
@@ -85,13 +96,22 @@ fn pids_limit_stops_a_fork_bomb() {
         return;
     }
     let d = Daemon::start();
-    let (code, out, err) = d.run(
-        &["--pids-limit", "20"],
-        &["sh", "-c", "n=0; for i in $(seq 60); do sleep 3 & n=$((n+1)); done 2>/dev/null; cat /sys/fs/cgroup/pids/pids.current 2>/dev/null; jobs -p | wc -l"],
-    );
-    // The shell itself survives; fewer than 60 sleeps could be forked.
-    let started: u32 = out.lines().last().unwrap_or("99").trim().parse().unwrap_or(99);
-    assert!(started < 20, "code {code}, started {started}: {out} {err}");
+    let r = common::rootfs().to_str().unwrap();
+    let id = d.ok(&["run", "-d", "--pids-limit", "20", "--rootfs", r, "sh", "-c",
+        "i=0; while [ $i -lt 200 ]; do (sleep 30 &) 2>/dev/null; i=$((i+1)); done; echo done; sleep 30"]);
+    let id = id.trim();
+    let dir = common::cgroup_dirs(id).into_iter().find(|p| p.join("pids.max").exists() || p.join("pids.current").exists()).expect("pids cgroup");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < deadline && !d.ok(&["logs", id]).contains("done") {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let current: u64 = std::fs::read_to_string(dir.join("pids.current")).unwrap().trim().parse().unwrap();
+    assert!(current <= 20, "pids.current {current} within the limit");
+    let events = std::fs::read_to_string(dir.join("pids.events")).unwrap_or_default();
+    assert!(!events.contains("max 0"), "forks were refused: {events}");
+    // The host stays responsive: skiff itself still answers.
+    d.ok(&["ps"]);
+    d.ok(&["rm", "-f", id]);
 }
 
 #[test]

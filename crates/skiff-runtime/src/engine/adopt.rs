@@ -34,22 +34,23 @@ fn spawn_keeper(root: &Path) -> io::Result<()> {
         .stderr(log)
         .spawn()?;
     drop(exe);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if socket_path(root).exists() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    Err(io::Error::new(io::ErrorKind::TimedOut, "the keeper did not come up within 5 s"))
+    Ok(())
 }
 
 fn connect_or_spawn(root: &Path) -> io::Result<Connected> {
-    match KeeperClient::connect(root) {
-        Ok(c) => Ok(c),
-        Err(_) => {
-            spawn_keeper(root)?;
-            KeeperClient::connect(root)
+    if let Ok(c) = KeeperClient::connect(root) {
+        return Ok(c);
+    }
+    spawn_keeper(root)?;
+    // The socket file appears at bind(), before listen(): retry until it accepts.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match KeeperClient::connect(root) {
+            Ok(c) => return Ok(c),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(io::Error::new(e.kind(), format!("the keeper did not come up: {e}")))
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(1)),
         }
     }
 }

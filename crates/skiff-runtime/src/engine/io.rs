@@ -220,7 +220,9 @@ impl Runtime {
     }
 
     async fn feed_exec(&self, cid: String, eid: String, stdin: Option<OwnedFd>, mut input: mpsc::UnboundedReceiver<Frame>) {
+        // Own the only copy: dropping the writer must be what closes the process's stdin.
         let mut writer = stdin.as_ref().and_then(writer);
+        drop(stdin);
         while let Some(frame) = input.recv().await {
             match frame.kind {
                 FrameKind::Stdin => {

@@ -214,9 +214,36 @@ fn seccomp_errno(e: &SeccompError) -> Errno {
 /// Credentials, capabilities, no_new_privs, seccomp, fd hygiene, then execve.
 /// Only returns on failure.
 pub(crate) fn finish_and_exec(p: &ProcessPlan) -> ChildFailure {
+    reset_signals();
     match become_user(p) {
         Ok(()) => exec(p),
         Err(f) => f,
+    }
+}
+
+/// Gives the new program clean signal state: ignored dispositions and the
+/// blocked mask survive execve, and the keeper ignores SIGTERM/SIGINT/SIGHUP/
+/// SIGPIPE and blocks SIGCHLD. Left alone, a container's shell could not even
+/// trap TERM (POSIX: signals ignored on entry cannot be trapped).
+fn reset_signals() {
+    for sig in 1..=libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: SIG_DFL installs no handler; sigaction with a zeroed struct and
+        // SIG_DFL touches only the kernel's disposition table. Errors (for the
+        // few signals glibc reserves) are harmless and ignored.
+        unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(sig, &act, std::ptr::null_mut());
+        }
+    }
+    // SAFETY: an empty, initialised set; SIG_SETMASK with it unblocks everything.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &set, std::ptr::null_mut::<libc::sigset_t>(), 8usize);
     }
 }
 

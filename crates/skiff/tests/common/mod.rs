@@ -67,7 +67,8 @@ impl Daemon {
             .spawn()
             .expect("spawn skiff daemon");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
+        // Generous: CI machines have 2 cores and tests run two at a time.
+        let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if std::os::unix::net::UnixStream::connect(&self.socket).is_ok() {
                 return;
