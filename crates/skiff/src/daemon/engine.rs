@@ -36,7 +36,11 @@ fn session(s: skiff_runtime::Session) -> Session {
         // Client gone: as close-stdin.
         let _ = input.send(Frame::new(skiff_types::FrameKind::CloseStdin, Vec::new()));
     });
-    Session { id: s.id, output: bounded(s.output), input: in_tx }
+    Session {
+        id: s.id,
+        output: bounded(s.output),
+        input: in_tx,
+    }
 }
 
 impl Engine for Adapter {
@@ -82,7 +86,13 @@ impl Engine for Adapter {
     async fn exec(&self, r: &str, spec: ExecSpec) -> Result<Session, ApiError> {
         Ok(session(self.0.exec(r, spec).await?))
     }
-    async fn resize(&self, r: &str, exec_id: Option<String>, rows: u16, cols: u16) -> Result<(), ApiError> {
+    async fn resize(
+        &self,
+        r: &str,
+        exec_id: Option<String>,
+        rows: u16,
+        cols: u16,
+    ) -> Result<(), ApiError> {
         self.0.resize(r, exec_id, rows, cols).await
     }
 }

@@ -52,13 +52,20 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
     };
     let debug = args.debug;
     rt.block_on(async move {
-        let engine = Runtime::open(cfg).await.context("open the container engine")?;
+        let engine = Runtime::open(cfg)
+            .await
+            .context("open the container engine")?;
         if debug {
-            eprintln!("skiff daemon: pid {}, keeper pid {}", std::process::id(), engine.keeper_pid());
+            eprintln!(
+                "skiff daemon: pid {}, keeper pid {}",
+                std::process::id(),
+                engine.keeper_pid()
+            );
         }
         let shutdown = async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("install SIGTERM handler");
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("install SIGTERM handler");
             tokio::select! {
                 _ = term.recv() => {}
                 _ = tokio::signal::ctrl_c() => {}
@@ -73,5 +80,6 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
 
 /// The keeper process (started by the daemon from a sealed copy of this binary).
 pub fn keeper_main(root: PathBuf) -> anyhow::Result<()> {
-    skiff_runtime::keeper::server::run(&root).with_context(|| format!("keeper for {}", root.display()))
+    skiff_runtime::keeper::server::run(&root)
+        .with_context(|| format!("keeper for {}", root.display()))
 }
