@@ -16,8 +16,13 @@ use crate::{
 /// snapshot at an older revision can be rebuilt by undoing newer changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum LogEvent {
-    Put { kv: KeyValue, prev: Option<KeyValue> },
-    Delete { prev: KeyValue },
+    Put {
+        kv: KeyValue,
+        prev: Option<KeyValue>,
+    },
+    Delete {
+        prev: KeyValue,
+    },
 }
 
 impl LogEvent {
@@ -84,11 +89,17 @@ pub(crate) struct Applied {
 
 impl Applied {
     pub(crate) fn txn_result(self) -> TxnResult {
-        TxnResult { succeeded: self.succeeded, revision: self.revision }
+        TxnResult {
+            succeeded: self.succeeded,
+            revision: self.revision,
+        }
     }
 
     pub(crate) fn delete_result(self) -> DeleteResult {
-        DeleteResult { deleted: self.deleted, revision: self.revision }
+        DeleteResult {
+            deleted: self.deleted,
+            revision: self.revision,
+        }
     }
 }
 
@@ -109,9 +120,16 @@ pub(crate) fn apply_txn<T: WriteTables>(
             break;
         }
     }
-    let ops = if succeeded { &txn.success } else { &txn.failure };
+    let ops = if succeeded {
+        &txn.success
+    } else {
+        &txn.failure
+    };
     for op in ops {
-        if let TxnOp::Put { lease: Some(id), .. } = op {
+        if let TxnOp::Put {
+            lease: Some(id), ..
+        } = op
+        {
             if t.lease_ttl(*id)?.is_none() {
                 return Err(StoreError::LeaseExpired { id: *id });
             }
@@ -144,7 +162,9 @@ fn validate_ops(ops: &[TxnOp]) -> Result<(), StoreError> {
         _ => None,
     });
     match overlapping {
-        Some(key) => Err(StoreError::invalid(format!("put {key:?} overlaps a delete in txn"))),
+        Some(key) => Err(StoreError::invalid(format!(
+            "put {key:?} overlaps a delete in txn"
+        ))),
         None => Ok(()),
     }
 }
@@ -230,9 +250,17 @@ fn finish<T: WriteTables>(
     events: Vec<LogEvent>,
     retention: u64,
 ) -> Result<Applied, StoreError> {
-    let deleted = events.iter().filter(|e| matches!(e, LogEvent::Delete { .. })).count() as u64;
+    let deleted = events
+        .iter()
+        .filter(|e| matches!(e, LogEvent::Delete { .. }))
+        .count() as u64;
     if events.is_empty() {
-        return Ok(Applied { succeeded, revision: revision - 1, deleted, changed: false });
+        return Ok(Applied {
+            succeeded,
+            revision: revision - 1,
+            deleted,
+            changed: false,
+        });
     }
     t.append_log(&LogRow { revision, events })?;
     t.set_revision(revision)?;
@@ -240,7 +268,12 @@ fn finish<T: WriteTables>(
     if revision - t.compacted()? > retention.saturating_mul(2) {
         t.trim_log(revision - retention)?;
     }
-    Ok(Applied { succeeded, revision, deleted, changed: true })
+    Ok(Applied {
+        succeeded,
+        revision,
+        deleted,
+        changed: true,
+    })
 }
 
 /// Registers a new lease.
@@ -306,21 +339,35 @@ pub(crate) fn snapshot<T: ReadTables>(
     if at < compacted {
         return Err(StoreError::Compacted { revision: at });
     }
-    let mut kvs: BTreeMap<String, KeyValue> =
-        t.range(prefix)?.into_iter().map(|kv| (kv.key.clone(), kv)).collect();
+    let mut kvs: BTreeMap<String, KeyValue> = t
+        .range(prefix)?
+        .into_iter()
+        .map(|kv| (kv.key.clone(), kv))
+        .collect();
     if at < current {
         for row in t.log_after(at, usize::MAX)?.iter().rev() {
-            for event in row.events.iter().rev().filter(|e| e.key().starts_with(prefix)) {
+            for event in row
+                .events
+                .iter()
+                .rev()
+                .filter(|e| e.key().starts_with(prefix))
+            {
                 undo(&mut kvs, event);
             }
         }
     }
-    Ok(Snapshot { kvs: kvs.into_values().collect(), revision: at })
+    Ok(Snapshot {
+        kvs: kvs.into_values().collect(),
+        revision: at,
+    })
 }
 
 fn undo(kvs: &mut BTreeMap<String, KeyValue>, event: &LogEvent) {
     match event {
-        LogEvent::Put { kv, prev: Some(prev) } => kvs.insert(kv.key.clone(), prev.clone()),
+        LogEvent::Put {
+            kv,
+            prev: Some(prev),
+        } => kvs.insert(kv.key.clone(), prev.clone()),
         LogEvent::Put { kv, prev: None } => kvs.remove(&kv.key),
         LogEvent::Delete { prev } => kvs.insert(prev.key.clone(), prev.clone()),
     };

@@ -40,14 +40,20 @@ impl StoreError {
     }
 
     pub(crate) fn invalid(detail: impl Into<String>) -> Self {
-        Self::Invalid { detail: detail.into() }
+        Self::Invalid {
+            detail: detail.into(),
+        }
     }
 
     pub(crate) fn internal(detail: impl Into<String>) -> Self {
-        Self::Internal { detail: detail.into() }
+        Self::Internal {
+            detail: detail.into(),
+        }
     }
 
     pub(crate) fn unavailable(detail: impl Into<String>) -> Self {
-        Self::Unavailable { detail: detail.into() }
+        Self::Unavailable {
+            detail: detail.into(),
+        }
     }
 }

@@ -22,9 +22,15 @@ pub enum EtcdServerError {
     )]
     Missing,
     #[error("etcd test setup failed: {context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     #[error("etcd cluster at {endpoints:?} did not become ready: {last}")]
-    NotReady { endpoints: Vec<String>, last: StoreError },
+    NotReady {
+        endpoints: Vec<String>,
+        last: StoreError,
+    },
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> EtcdServerError {
@@ -35,7 +41,12 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> EtcdServerEr
 /// Locates the etcd binary: `$SKIFF_ETCD_BIN`, else `etcd` on `$PATH`.
 pub fn etcd_binary() -> Result<PathBuf, EtcdServerError> {
     if let Some(path) = std::env::var_os("SKIFF_ETCD_BIN") {
-        return Ok(PathBuf::from(path));
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(EtcdServerError::Missing)
+        };
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
@@ -64,7 +75,11 @@ fn free_ports(n: usize) -> Result<Vec<u16>, EtcdServerError> {
         .collect::<Result<Vec<_>, _>>()?;
     listeners
         .iter()
-        .map(|l| l.local_addr().map(|a| a.port()).map_err(io("read a free port")))
+        .map(|l| {
+            l.local_addr()
+                .map(|a| a.port())
+                .map_err(io("read a free port"))
+        })
         .collect()
 }
 
@@ -85,24 +100,44 @@ impl EtcdCluster {
                 let client_url = format!("http://127.0.0.1:{}", ports[2 * i]);
                 let data = dir.path().join(&name);
                 let args = [
-                    "--name", &name,
-                    "--data-dir", &data.to_string_lossy(),
-                    "--listen-client-urls", &client_url,
-                    "--advertise-client-urls", &client_url,
-                    "--listen-peer-urls", &peer(i),
-                    "--initial-advertise-peer-urls", &peer(i),
-                    "--initial-cluster", &initial.join(","),
-                    "--initial-cluster-token", "skiff-test",
-                    "--initial-cluster-state", "new",
-                    "--heartbeat-interval", "50",
-                    "--election-timeout", "500",
+                    "--name",
+                    &name,
+                    "--data-dir",
+                    &data.to_string_lossy(),
+                    "--listen-client-urls",
+                    &client_url,
+                    "--advertise-client-urls",
+                    &client_url,
+                    "--listen-peer-urls",
+                    &peer(i),
+                    "--initial-advertise-peer-urls",
+                    &peer(i),
+                    "--initial-cluster",
+                    &initial.join(","),
+                    "--initial-cluster-token",
+                    "skiff-test",
+                    "--initial-cluster-state",
+                    "new",
+                    "--heartbeat-interval",
+                    "50",
+                    "--election-timeout",
+                    "500",
                 ]
                 .map(String::from)
                 .to_vec();
-                Member { name, client_url, args, child: None }
+                Member {
+                    name,
+                    client_url,
+                    args,
+                    child: None,
+                }
             })
             .collect();
-        let mut cluster = Self { binary, members, dir };
+        let mut cluster = Self {
+            binary,
+            members,
+            dir,
+        };
         for i in 0..size {
             cluster.start_member(i)?;
         }
@@ -158,7 +193,10 @@ impl EtcdCluster {
             match EtcdStore::connect(options.clone()).await {
                 Ok(store) => return Ok(store),
                 Err(last) if tokio::time::Instant::now() >= deadline => {
-                    return Err(EtcdServerError::NotReady { endpoints: self.endpoints(), last })
+                    return Err(EtcdServerError::NotReady {
+                        endpoints: self.endpoints(),
+                        last,
+                    })
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }

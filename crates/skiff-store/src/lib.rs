@@ -27,7 +27,6 @@ mod redb_store;
 mod types;
 mod watch;
 
-
 #[cfg(feature = "conformance")]
 pub mod conformance;
 #[cfg(feature = "conformance")]
@@ -96,12 +95,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// Puts many keys at one revision in one durable commit (the fast path for
     /// bulk writes). etcd limits a transaction to 128 ops by default.
-    fn put_batch(&self, items: Vec<(String, Vec<u8>, Option<LeaseId>)>) -> StoreFuture<'_, Revision> {
+    fn put_batch(
+        &self,
+        items: Vec<(String, Vec<u8>, Option<LeaseId>)>,
+    ) -> StoreFuture<'_, Revision> {
         let success = items
             .into_iter()
             .map(|(key, value, lease)| TxnOp::Put { key, value, lease })
             .collect();
-        let txn = Txn { compares: Vec::new(), success, failure: Vec::new() };
+        let txn = Txn {
+            compares: Vec::new(),
+            success,
+            failure: Vec::new(),
+        };
         Box::pin(async move { Ok(self.txn(txn).await?.revision) })
     }
 
@@ -115,11 +121,24 @@ pub trait Store: Send + Sync + 'static {
         lease: Option<LeaseId>,
     ) -> StoreFuture<'a, Revision> {
         let compare = match expected {
-            Some(revision) => Compare::ModRevision { key: key.to_owned(), revision },
-            None => Compare::Absent { key: key.to_owned() },
+            Some(revision) => Compare::ModRevision {
+                key: key.to_owned(),
+                revision,
+            },
+            None => Compare::Absent {
+                key: key.to_owned(),
+            },
         };
-        let put = TxnOp::Put { key: key.to_owned(), value, lease };
-        let txn = Txn { compares: vec![compare], success: vec![put], failure: Vec::new() };
+        let put = TxnOp::Put {
+            key: key.to_owned(),
+            value,
+            lease,
+        };
+        let txn = Txn {
+            compares: vec![compare],
+            success: vec![put],
+            failure: Vec::new(),
+        };
         Box::pin(async move {
             let result = self.txn(txn).await?;
             if result.succeeded {
@@ -129,7 +148,10 @@ pub trait Store: Send + Sync + 'static {
                 Some(r) => format!("expected mod revision {r}"),
                 None => "expected the key to be absent".to_owned(),
             };
-            Err(StoreError::Conflict { key: key.to_owned(), detail })
+            Err(StoreError::Conflict {
+                key: key.to_owned(),
+                detail,
+            })
         })
     }
 }

@@ -66,7 +66,9 @@ pub(crate) fn start_watch<B: LocalBackend>(
     };
     let weak = Arc::downgrade(backend);
     let prefix = prefix.to_owned();
-    Ok(Watch::spawn(move |tx| follow(weak, revisions, prefix, snap, tx)))
+    Ok(Watch::spawn(move |tx| {
+        follow(weak, revisions, prefix, snap, tx)
+    }))
 }
 
 async fn follow<B: LocalBackend>(
@@ -77,7 +79,10 @@ async fn follow<B: LocalBackend>(
     tx: WatchSender,
 ) {
     let mut last = snap.revision;
-    let reset = WatchEvent::Reset { kvs: snap.kvs, revision: snap.revision };
+    let reset = WatchEvent::Reset {
+        kvs: snap.kvs,
+        revision: snap.revision,
+    };
     if tx.send(Ok(reset)).await.is_err() {
         return;
     }
@@ -85,7 +90,9 @@ async fn follow<B: LocalBackend>(
         if revisions.wait_for(|r| *r > last).await.is_err() {
             return;
         }
-        let Some(store) = backend.upgrade() else { return };
+        let Some(store) = backend.upgrade() else {
+            return;
+        };
         let items = next_items(store.as_ref(), &prefix, &mut last);
         drop(store);
         for item in items {
@@ -113,7 +120,10 @@ fn next_items<B: LocalBackend>(
         Ok(None) => match store.read_snapshot(prefix, None) {
             Ok(snap) => {
                 *last = snap.revision;
-                vec![Ok(WatchEvent::Reset { kvs: snap.kvs, revision: snap.revision })]
+                vec![Ok(WatchEvent::Reset {
+                    kvs: snap.kvs,
+                    revision: snap.revision,
+                })]
             }
             Err(e) => vec![Err(e)],
         },
@@ -123,10 +133,16 @@ fn next_items<B: LocalBackend>(
 
 fn row_events(row: LogRow, prefix: &str) -> impl Iterator<Item = WatchEvent> + '_ {
     let revision = row.revision;
-    row.events.into_iter().filter(move |e| e.key().starts_with(prefix)).map(move |e| match e {
-        LogEvent::Put { kv, .. } => WatchEvent::Put(kv),
-        LogEvent::Delete { prev } => WatchEvent::Delete { key: prev.key, revision },
-    })
+    row.events
+        .into_iter()
+        .filter(move |e| e.key().starts_with(prefix))
+        .map(move |e| match e {
+            LogEvent::Put { kv, .. } => WatchEvent::Put(kv),
+            LogEvent::Delete { prev } => WatchEvent::Delete {
+                key: prev.key,
+                revision,
+            },
+        })
 }
 
 /// Lease deadlines on the monotonic clock. Deadlines are never persisted:
@@ -141,7 +157,9 @@ impl LeaseClock {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<LeaseId, (Instant, Duration)>> {
         // A panic while holding this lock cannot leave the map inconsistent
         // (single inserts/removes), so a poisoned lock is still usable.
-        self.deadlines.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.deadlines
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn arm(&self, id: LeaseId, ttl: Duration) {
@@ -165,7 +183,11 @@ impl LeaseClock {
     }
 
     fn due(&self, now: Instant) -> Vec<LeaseId> {
-        self.lock().iter().filter(|(_, (d, _))| *d <= now).map(|(id, _)| *id).collect()
+        self.lock()
+            .iter()
+            .filter(|(_, (d, _))| *d <= now)
+            .map(|(id, _)| *id)
+            .collect()
     }
 }
 

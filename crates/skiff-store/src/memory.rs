@@ -46,20 +46,28 @@ impl MemoryStore {
 
     /// An empty store that keeps about `retention` revisions of history.
     pub fn with_retention(retention: u64) -> Self {
-        let tables = MemTables { revision: 1, next_lease: 1, ..MemTables::default() };
+        let tables = MemTables {
+            revision: 1,
+            next_lease: 1,
+            ..MemTables::default()
+        };
         let inner = MemoryInner {
             tables: Mutex::new(tables),
             clock: LeaseClock::default(),
             revisions: watch::Sender::new(1),
             retention,
         };
-        Self { inner: Arc::new(inner) }
+        Self {
+            inner: Arc::new(inner),
+        }
     }
 }
 
 impl MemoryInner {
     fn tables(&self) -> Result<MutexGuard<'_, MemTables>, StoreError> {
-        self.tables.lock().map_err(|_| StoreError::internal("memory store mutex poisoned"))
+        self.tables
+            .lock()
+            .map_err(|_| StoreError::internal("memory store mutex poisoned"))
     }
 
     fn write<R>(
@@ -99,12 +107,19 @@ impl LocalBackend for MemoryInner {
     }
 
     fn expire(self: Arc<Self>, id: LeaseId) -> StoreFuture<'static, ()> {
-        Box::pin(async move { self.write(|t| engine::revoke(t, id, self.retention)).map(|_| ()) })
+        Box::pin(async move {
+            self.write(|t| engine::revoke(t, id, self.retention))
+                .map(|_| ())
+        })
     }
 }
 
 fn one_op_txn(op: TxnOp) -> Txn {
-    Txn { compares: Vec::new(), success: vec![op], failure: Vec::new() }
+    Txn {
+        compares: Vec::new(),
+        success: vec![op],
+        failure: Vec::new(),
+    }
 }
 
 impl Store for MemoryStore {
@@ -129,17 +144,25 @@ impl Store for MemoryStore {
         value: Vec<u8>,
         lease: Option<LeaseId>,
     ) -> StoreFuture<'a, Revision> {
-        let txn = one_op_txn(TxnOp::Put { key: key.to_owned(), value, lease });
+        let txn = one_op_txn(TxnOp::Put {
+            key: key.to_owned(),
+            value,
+            lease,
+        });
         Box::pin(async move { Ok(self.inner.apply(&txn)?.revision) })
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, DeleteResult> {
-        let txn = one_op_txn(TxnOp::Delete { key: key.to_owned() });
+        let txn = one_op_txn(TxnOp::Delete {
+            key: key.to_owned(),
+        });
         Box::pin(async move { Ok(self.inner.apply(&txn)?.delete_result()) })
     }
 
     fn delete_prefix<'a>(&'a self, prefix: &'a str) -> StoreFuture<'a, DeleteResult> {
-        let txn = one_op_txn(TxnOp::DeletePrefix { prefix: prefix.to_owned() });
+        let txn = one_op_txn(TxnOp::DeletePrefix {
+            prefix: prefix.to_owned(),
+        });
         Box::pin(async move { Ok(self.inner.apply(&txn)?.delete_result()) })
     }
 
@@ -163,7 +186,9 @@ impl Store for MemoryStore {
     fn revoke(&self, id: LeaseId) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             self.inner.clock.remove(id);
-            self.inner.write(|t| engine::revoke(t, id, self.inner.retention)).map(|_| ())
+            self.inner
+                .write(|t| engine::revoke(t, id, self.inner.retention))
+                .map(|_| ())
         })
     }
 
@@ -203,11 +228,21 @@ impl ReadTables for MemTables {
 
     fn range(&self, prefix: &str) -> Result<Vec<KeyValue>, StoreError> {
         let from = prefix.to_owned();
-        Ok(self.kv.range(from..).take_while(|(k, _)| k.starts_with(prefix)).map(|(_, v)| v.clone()).collect())
+        Ok(self
+            .kv
+            .range(from..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v.clone())
+            .collect())
     }
 
     fn log_after(&self, after: Revision, limit: usize) -> Result<Vec<LogRow>, StoreError> {
-        Ok(self.log.range(after + 1..).take(limit).map(|(_, row)| row.clone()).collect())
+        Ok(self
+            .log
+            .range(after + 1..)
+            .take(limit)
+            .map(|(_, row)| row.clone())
+            .collect())
     }
 
     fn lease_ttl(&self, id: LeaseId) -> Result<Option<Duration>, StoreError> {
@@ -215,7 +250,11 @@ impl ReadTables for MemTables {
     }
 
     fn lease_keys(&self, id: LeaseId) -> Result<Vec<String>, StoreError> {
-        Ok(self.lease_keys.get(&id).map(|keys| keys.iter().cloned().collect()).unwrap_or_default())
+        Ok(self
+            .lease_keys
+            .get(&id)
+            .map(|keys| keys.iter().cloned().collect())
+            .unwrap_or_default())
     }
 }
 
@@ -264,7 +303,10 @@ impl WriteTables for MemTables {
     }
 
     fn attach(&mut self, id: LeaseId, key: &str) -> Result<(), StoreError> {
-        self.lease_keys.entry(id).or_default().insert(key.to_owned());
+        self.lease_keys
+            .entry(id)
+            .or_default()
+            .insert(key.to_owned());
         Ok(())
     }
 

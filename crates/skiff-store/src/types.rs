@@ -38,9 +38,17 @@ pub enum Compare {
 /// A write inside a [`Txn`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TxnOp {
-    Put { key: String, value: Vec<u8>, lease: Option<LeaseId> },
-    Delete { key: String },
-    DeletePrefix { prefix: String },
+    Put {
+        key: String,
+        value: Vec<u8>,
+        lease: Option<LeaseId>,
+    },
+    Delete {
+        key: String,
+    },
+    DeletePrefix {
+        prefix: String,
+    },
 }
 
 /// If all `compares` hold, apply `success`, otherwise `failure`; atomically.
@@ -85,7 +93,10 @@ pub enum WatchEvent {
     /// The complete state under the watched prefix at `revision`. Always the
     /// first item; sent again whenever the watcher fell behind compaction, in
     /// which case the consumer must replace (not merge) its view.
-    Reset { kvs: Vec<KeyValue>, revision: Revision },
+    Reset {
+        kvs: Vec<KeyValue>,
+        revision: Revision,
+    },
     /// A key was created or updated; `kv.mod_revision` is the change's revision.
     Put(KeyValue),
     /// A key was deleted (explicitly or by lease expiry) at `revision`.

@@ -35,7 +35,9 @@ impl StoreFactory for Etcd {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn etcd_store_passes_conformance() {
     let cluster = start(1);
-    let factory = Etcd { store: connect(&cluster).await };
+    let factory = Etcd {
+        store: connect(&cluster).await,
+    };
     run_all(&factory).await;
 }
 
@@ -60,7 +62,10 @@ async fn watch_resumes_after_etcd_restart_without_loss_or_duplicates() {
     let store = connect(&cluster).await;
     let p = unique_prefix("resume");
     let mut watch = store.watch(&p, None).await.expect("watch");
-    assert!(matches!(next_event(&mut watch).await, WatchEvent::Reset { .. }));
+    assert!(matches!(
+        next_event(&mut watch).await,
+        WatchEvent::Reset { .. }
+    ));
 
     let mut expected = Vec::new();
     for i in 0..10 {
@@ -102,11 +107,17 @@ async fn three_members_survive_one_loss_and_fail_fast_without_quorum() {
 
     cluster.kill(1);
     let started = Instant::now();
-    let err = store.put(&format!("{p}c"), vec![], None).await.expect_err("no quorum");
+    let err = store
+        .put(&format!("{p}c"), vec![], None)
+        .await
+        .expect_err("no quorum");
     let elapsed = started.elapsed();
     assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
     assert!(err.to_string().starts_with("store unavailable"), "{err}");
-    assert!(elapsed < Duration::from_secs(6), "must fail fast, took {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(6),
+        "must fail fast, took {elapsed:?}"
+    );
 
     cluster.restart(1).expect("restart member");
     put_eventually(&store, &format!("{p}d")).await;

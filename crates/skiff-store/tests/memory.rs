@@ -24,15 +24,24 @@ async fn memory_store_passes_conformance() {
 async fn lease_expires_on_the_monotonic_clock() {
     let store = MemoryStore::new();
     let lease = store.grant(Duration::from_secs(10)).await.expect("grant");
-    store.put("/k", b"v".to_vec(), Some(lease.id)).await.expect("put");
+    store
+        .put("/k", b"v".to_vec(), Some(lease.id))
+        .await
+        .expect("put");
     tokio::time::sleep(Duration::from_secs(9)).await;
     assert!(store.get("/k").await.expect("get").0.is_some());
     store.keepalive(lease.id).await.expect("keepalive");
     tokio::time::sleep(Duration::from_secs(9)).await;
-    assert!(store.get("/k").await.expect("get").0.is_some(), "keepalive restarted the TTL");
+    assert!(
+        store.get("/k").await.expect("get").0.is_some(),
+        "keepalive restarted the TTL"
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(store.get("/k").await.expect("get").0, None);
-    assert_eq!(store.keepalive(lease.id).await, Err(StoreError::LeaseExpired { id: lease.id }));
+    assert_eq!(
+        store.keepalive(lease.id).await,
+        Err(StoreError::LeaseExpired { id: lease.id })
+    );
 }
 
 /// On the current-thread runtime the watcher cannot run while the writes
@@ -45,10 +54,19 @@ async fn automatic_compaction_makes_slow_watchers_relist() {
         store.put("/k", vec![i], None).await.expect("put");
     }
     let first = watch.next().await.expect("item").expect("ok");
-    assert_eq!(first, WatchEvent::Reset { kvs: vec![], revision: 1 });
+    assert_eq!(
+        first,
+        WatchEvent::Reset {
+            kvs: vec![],
+            revision: 1
+        }
+    );
     match watch.next().await.expect("item").expect("ok") {
         WatchEvent::Reset { kvs, revision: 51 } => assert_eq!(kvs[0].value, vec![49]),
         other => panic!("expected a relist at revision 51, got {other:?}"),
     }
-    assert!(matches!(store.compact(5).await, Err(StoreError::Compacted { revision: 5 })));
+    assert!(matches!(
+        store.compact(5).await,
+        Err(StoreError::Compacted { revision: 5 })
+    ));
 }

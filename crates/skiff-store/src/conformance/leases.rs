@@ -11,11 +11,25 @@ const TTL: Duration = Duration::from_secs(1);
 
 pub async fn revoke_deletes_attached_keys<S: Store>(store: &S, p: &str) {
     let lease = store.grant(TTL * 30).await.expect("grant");
-    store.put(&format!("{p}a"), b"1".to_vec(), Some(lease.id)).await.expect("put a");
-    store.put(&format!("{p}b"), b"2".to_vec(), Some(lease.id)).await.expect("put b");
+    store
+        .put(&format!("{p}a"), b"1".to_vec(), Some(lease.id))
+        .await
+        .expect("put a");
+    store
+        .put(&format!("{p}b"), b"2".to_vec(), Some(lease.id))
+        .await
+        .expect("put b");
     // Re-putting without the lease detaches the key: it survives the revoke.
-    store.put(&format!("{p}b"), b"3".to_vec(), None).await.expect("detach b");
-    let kv = store.get(&format!("{p}a")).await.expect("get").0.expect("a");
+    store
+        .put(&format!("{p}b"), b"3".to_vec(), None)
+        .await
+        .expect("detach b");
+    let kv = store
+        .get(&format!("{p}a"))
+        .await
+        .expect("get")
+        .0
+        .expect("a");
     assert_eq!(kv.lease, Some(lease.id));
 
     store.revoke(lease.id).await.expect("revoke");
@@ -33,7 +47,10 @@ pub async fn expiry_deletes_keys_with_events<S: Store>(store: &S, p: &str) {
     let lease = store.grant(TTL).await.expect("grant");
     let keys: BTreeSet<String> = (0..3).map(|i| format!("{p}k{i}")).collect();
     for key in &keys {
-        store.put(key, b"v".to_vec(), Some(lease.id)).await.expect("put");
+        store
+            .put(key, b"v".to_vec(), Some(lease.id))
+            .await
+            .expect("put");
     }
     let mut watch = store.watch(p, None).await.expect("watch");
     match next_event(&mut watch).await {
@@ -46,7 +63,10 @@ pub async fn expiry_deletes_keys_with_events<S: Store>(store: &S, p: &str) {
         match next_event(&mut watch).await {
             WatchEvent::Delete { key, revision: r } => {
                 assert!(deleted.insert(key), "each key deleted once");
-                assert!(revision.is_none_or(|prev| prev == r), "one revision for the expiry");
+                assert!(
+                    revision.is_none_or(|prev| prev == r),
+                    "one revision for the expiry"
+                );
                 revision = Some(r);
             }
             other => panic!("expected deletes on expiry, got {other:?}"),
@@ -54,20 +74,32 @@ pub async fn expiry_deletes_keys_with_events<S: Store>(store: &S, p: &str) {
     }
     assert_eq!(deleted, keys);
     assert_eq!(store.range(p).await.expect("range").0, vec![]);
-    assert_eq!(store.keepalive(lease.id).await, Err(StoreError::LeaseExpired { id: lease.id }));
+    assert_eq!(
+        store.keepalive(lease.id).await,
+        Err(StoreError::LeaseExpired { id: lease.id })
+    );
 }
 
 pub async fn keepalive_extends<S: Store>(store: &S, p: &str) {
     let lease = store.grant(TTL).await.expect("grant");
     let key = format!("{p}alive");
-    store.put(&key, b"v".to_vec(), Some(lease.id)).await.expect("put");
+    store
+        .put(&key, b"v".to_vec(), Some(lease.id))
+        .await
+        .expect("put");
     let step = lease.ttl / 4;
     for _ in 0..12 {
         tokio::time::sleep(step).await;
-        let ttl = store.keepalive(lease.id).await.expect("keepalive of a live lease");
+        let ttl = store
+            .keepalive(lease.id)
+            .await
+            .expect("keepalive of a live lease");
         assert!(ttl >= TTL, "keepalive restores the full TTL ({ttl:?})");
     }
     // Three TTLs have passed; without keepalives the key would be gone.
-    assert!(store.get(&key).await.expect("get").0.is_some(), "kept alive");
+    assert!(
+        store.get(&key).await.expect("get").0.is_some(),
+        "kept alive"
+    );
     store.revoke(lease.id).await.expect("revoke");
 }

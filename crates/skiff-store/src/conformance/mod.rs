@@ -29,7 +29,9 @@ pub const EVENT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A prefix no other case (or earlier run) uses.
 pub fn unique_prefix(case: &str) -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     format!("/conformance/{case}/{nanos}/")
 }
 
@@ -48,7 +50,11 @@ macro_rules! run_case {
         let name = stringify!($case);
         eprintln!("conformance: {name} ...");
         let store = $factory.store().await;
-        $case(&store, &unique_prefix(name.rsplit("::").next().unwrap_or(name))).await;
+        $case(
+            &store,
+            &unique_prefix(name.rsplit("::").next().unwrap_or(name)),
+        )
+        .await;
         eprintln!("conformance: {name} ok");
     }};
 }

@@ -15,10 +15,22 @@ fn expect_reset(event: WatchEvent) -> (Vec<crate::KeyValue>, i64) {
 }
 
 pub async fn starts_with_reset_then_changes<S: Store>(store: &S, p: &str) {
-    store.put(&format!("{p}a"), b"1".to_vec(), None).await.expect("put");
-    let rev = store.put(&format!("{p}b"), b"2".to_vec(), None).await.expect("put");
-    store.put(&format!("{p}-other"), b"x".to_vec(), None).await.expect("put outside");
-    let mut watch = store.watch(&format!("{p}/"), None).await.expect("watch empty prefix");
+    store
+        .put(&format!("{p}a"), b"1".to_vec(), None)
+        .await
+        .expect("put");
+    let rev = store
+        .put(&format!("{p}b"), b"2".to_vec(), None)
+        .await
+        .expect("put");
+    store
+        .put(&format!("{p}-other"), b"x".to_vec(), None)
+        .await
+        .expect("put outside");
+    let mut watch = store
+        .watch(&format!("{p}/"), None)
+        .await
+        .expect("watch empty prefix");
     assert_eq!(expect_reset(next_event(&mut watch).await).0, vec![]);
 
     let mut watch = store.watch(p, None).await.expect("watch");
@@ -29,8 +41,14 @@ pub async fn starts_with_reset_then_changes<S: Store>(store: &S, p: &str) {
     let txn = Txn {
         compares: vec![],
         success: vec![
-            TxnOp::Put { key: format!("{p}c"), value: b"3".to_vec(), lease: None },
-            TxnOp::Delete { key: format!("{p}a") },
+            TxnOp::Put {
+                key: format!("{p}c"),
+                value: b"3".to_vec(),
+                lease: None,
+            },
+            TxnOp::Delete {
+                key: format!("{p}a"),
+            },
         ],
         failure: vec![],
     };
@@ -39,7 +57,10 @@ pub async fn starts_with_reset_then_changes<S: Store>(store: &S, p: &str) {
         WatchEvent::Put(kv) => assert_eq!((kv.key, kv.mod_revision), (format!("{p}c"), txn_rev)),
         other => panic!("expected Put c, got {other:?}"),
     }
-    let delete = WatchEvent::Delete { key: format!("{p}a"), revision: txn_rev };
+    let delete = WatchEvent::Delete {
+        key: format!("{p}a"),
+        revision: txn_rev,
+    };
     assert_eq!(next_event(&mut watch).await, delete);
 }
 
@@ -54,7 +75,10 @@ pub async fn many_writers_exactly_once_in_order<S: Store + Clone>(store: &S, p: 
             let (store, p) = (store.clone(), p.to_owned());
             tokio::spawn(async move {
                 for i in 0..PUTS {
-                    store.put(&format!("{p}w{w}/{i}"), vec![w as u8], None).await.expect("put");
+                    store
+                        .put(&format!("{p}w{w}/{i}"), vec![w as u8], None)
+                        .await
+                        .expect("put");
                 }
             })
         })
@@ -64,9 +88,17 @@ pub async fn many_writers_exactly_once_in_order<S: Store + Clone>(store: &S, p: 
     while seen.len() < WRITERS * PUTS {
         match next_event(&mut watch).await {
             WatchEvent::Put(kv) => {
-                assert!(kv.mod_revision > last, "in order: {} after {last}", kv.mod_revision);
+                assert!(
+                    kv.mod_revision > last,
+                    "in order: {} after {last}",
+                    kv.mod_revision
+                );
                 last = kv.mod_revision;
-                assert!(seen.insert(kv.key.clone()), "duplicate event for {}", kv.key);
+                assert!(
+                    seen.insert(kv.key.clone()),
+                    "duplicate event for {}",
+                    kv.key
+                );
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -74,7 +106,10 @@ pub async fn many_writers_exactly_once_in_order<S: Store + Clone>(store: &S, p: 
     for writer in writers {
         writer.await.expect("writer task");
     }
-    let marker = store.put(&format!("{p}end"), vec![], None).await.expect("put marker");
+    let marker = store
+        .put(&format!("{p}end"), vec![], None)
+        .await
+        .expect("put marker");
     match next_event(&mut watch).await {
         WatchEvent::Put(kv) => assert_eq!(kv.mod_revision, marker, "nothing extra delivered"),
         other => panic!("unexpected {other:?}"),
@@ -92,14 +127,29 @@ pub async fn from_old_revision_replays_history<S: Store>(store: &S, p: &str) {
     let mut watch = store.watch(p, Some(r2)).await.expect("watch from r2");
     let (kvs, rev) = expect_reset(next_event(&mut watch).await);
     assert_eq!(rev, r2);
-    let state: Vec<_> = kvs.iter().map(|kv| (kv.key.clone(), kv.value.clone())).collect();
-    assert_eq!(state, vec![(a.clone(), b"1".to_vec()), (b.clone(), b"2".to_vec())]);
-    assert_eq!(next_event(&mut watch).await, WatchEvent::Delete { key: a, revision: r3 });
+    let state: Vec<_> = kvs
+        .iter()
+        .map(|kv| (kv.key.clone(), kv.value.clone()))
+        .collect();
+    assert_eq!(
+        state,
+        vec![(a.clone(), b"1".to_vec()), (b.clone(), b"2".to_vec())]
+    );
+    assert_eq!(
+        next_event(&mut watch).await,
+        WatchEvent::Delete {
+            key: a,
+            revision: r3
+        }
+    );
     assert!(matches!(next_event(&mut watch).await, WatchEvent::Put(kv) if kv.mod_revision == r4));
     assert!(matches!(next_event(&mut watch).await, WatchEvent::Put(kv) if kv.mod_revision == r5));
 
     let future = store.watch(p, Some(r5 + 1000)).await;
-    assert!(matches!(future, Err(StoreError::Invalid { .. })), "future revision: {future:?}");
+    assert!(
+        matches!(future, Err(StoreError::Invalid { .. })),
+        "future revision: {future:?}"
+    );
 }
 
 pub async fn from_compacted_revision_resets<S: Store>(store: &S, p: &str) {
@@ -109,11 +159,20 @@ pub async fn from_compacted_revision_resets<S: Store>(store: &S, p: &str) {
     let current = store.put(&key, b"3".to_vec(), None).await.expect("put");
     store.compact(current).await.expect("compact");
     let again = store.compact(current).await;
-    assert!(matches!(again, Err(StoreError::Compacted { .. })), "{again:?}");
+    assert!(
+        matches!(again, Err(StoreError::Compacted { .. })),
+        "{again:?}"
+    );
     let future = store.compact(current + 1000).await;
-    assert!(matches!(future, Err(StoreError::Invalid { .. })), "{future:?}");
+    assert!(
+        matches!(future, Err(StoreError::Invalid { .. })),
+        "{future:?}"
+    );
 
-    let mut watch = store.watch(p, Some(old)).await.expect("watch from compacted");
+    let mut watch = store
+        .watch(p, Some(old))
+        .await
+        .expect("watch from compacted");
     let (kvs, rev) = expect_reset(next_event(&mut watch).await);
     assert!(rev >= current, "relisted at {rev}, not the compacted {old}");
     assert_eq!(kvs.len(), 1);

@@ -18,15 +18,26 @@ pub(crate) struct ErrCtx<'a> {
 
 impl<'a> ErrCtx<'a> {
     pub(crate) fn op(what: &'a str) -> Self {
-        Self { what, ..Self::default() }
+        Self {
+            what,
+            ..Self::default()
+        }
     }
 
     pub(crate) fn lease(what: &'a str, lease: Option<LeaseId>) -> Self {
-        Self { what, lease, ..Self::default() }
+        Self {
+            what,
+            lease,
+            ..Self::default()
+        }
     }
 
     pub(crate) fn revision(what: &'a str, revision: Revision) -> Self {
-        Self { what, revision: Some(revision), ..Self::default() }
+        Self {
+            what,
+            revision: Some(revision),
+            ..Self::default()
+        }
     }
 }
 
@@ -45,18 +56,26 @@ pub(crate) fn map_err(e: etcd_client::Error, ctx: ErrCtx<'_>) -> StoreError {
 
 fn map_status(code: Code, message: &str, ctx: ErrCtx<'_>) -> StoreError {
     if message.contains("required revision has been compacted") {
-        return StoreError::Compacted { revision: ctx.revision.unwrap_or_default() };
+        return StoreError::Compacted {
+            revision: ctx.revision.unwrap_or_default(),
+        };
     }
     if message.contains("requested lease not found") {
         return lease_gone(ctx, message);
     }
     match code {
-        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Aborted
-        | Code::ResourceExhausted | Code::Unknown => unavailable(ctx, message),
+        Code::Unavailable
+        | Code::DeadlineExceeded
+        | Code::Cancelled
+        | Code::Aborted
+        | Code::ResourceExhausted
+        | Code::Unknown => unavailable(ctx, message),
         Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
             StoreError::invalid(format!("etcd {}: {message}", ctx.what))
         }
-        Code::NotFound => StoreError::NotFound { key: message.to_owned() },
+        Code::NotFound => StoreError::NotFound {
+            key: message.to_owned(),
+        },
         _ => StoreError::internal(format!("etcd {}: {code:?}: {message}", ctx.what)),
     }
 }
@@ -105,7 +124,10 @@ where
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(e)) => e,
             Err(_) => {
-                return Err(unavailable(ctx, &format!("no answer within {timeout:?} (no quorum?)")))
+                return Err(unavailable(
+                    ctx,
+                    &format!("no answer within {timeout:?} (no quorum?)"),
+                ))
             }
         };
         let retry_at = tokio::time::Instant::now() + RETRY_PAUSE;

@@ -18,8 +18,8 @@ use etcd_client::{
 };
 
 use crate::{
-    Compare, DeleteResult, KeyValue, Lease, LeaseId, Revision, Store, StoreError, StoreFuture,
-    Txn, TxnOp, TxnResult, Watch,
+    Compare, DeleteResult, KeyValue, Lease, LeaseId, Revision, Store, StoreError, StoreFuture, Txn,
+    TxnOp, TxnResult, Watch,
 };
 use errors::{bounded, ErrCtx};
 
@@ -51,7 +51,9 @@ pub struct EtcdStore {
 
 impl std::fmt::Debug for EtcdStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EtcdStore").field("timeout", &self.timeout).finish_non_exhaustive()
+        f.debug_struct("EtcdStore")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
     }
 }
 
@@ -71,7 +73,10 @@ impl EtcdStore {
             Client::connect(endpoints.clone(), Some(connect.clone()))
         })
         .await?;
-        let store = Self { client, timeout: options.request_timeout };
+        let store = Self {
+            client,
+            timeout: options.request_timeout,
+        };
         store.get("/").await?;
         Ok(store)
     }
@@ -79,7 +84,10 @@ impl EtcdStore {
 
 pub(crate) fn convert_kv(kv: &etcd_client::KeyValue) -> Result<KeyValue, StoreError> {
     let key = kv.key_str().map_err(|_| {
-        StoreError::internal(format!("etcd key {:?} is not UTF-8", String::from_utf8_lossy(kv.key())))
+        StoreError::internal(format!(
+            "etcd key {:?} is not UTF-8",
+            String::from_utf8_lossy(kv.key())
+        ))
     })?;
     Ok(KeyValue {
         key: key.to_owned(),
@@ -92,7 +100,9 @@ pub(crate) fn convert_kv(kv: &etcd_client::KeyValue) -> Result<KeyValue, StoreEr
 }
 
 fn header_revision(header: Option<&etcd_client::ResponseHeader>) -> Result<Revision, StoreError> {
-    header.map(|h| h.revision()).ok_or_else(|| StoreError::internal("etcd response without header"))
+    header
+        .map(|h| h.revision())
+        .ok_or_else(|| StoreError::internal("etcd response without header"))
 }
 
 /// Reads everything under `prefix` at `at` (default: now).
@@ -112,7 +122,11 @@ pub(crate) async fn range_at(
         async move { kv.get(prefix, Some(options)).await }
     })
     .await?;
-    let kvs = resp.kvs().iter().map(convert_kv).collect::<Result<_, _>>()?;
+    let kvs = resp
+        .kvs()
+        .iter()
+        .map(convert_kv)
+        .collect::<Result<_, _>>()?;
     Ok((kvs, at.map_or_else(|| header_revision(resp.header()), Ok)?))
 }
 
@@ -143,14 +157,20 @@ fn convert_txn(txn: Txn) -> EtcdTxn {
             })
             .collect()
     };
-    EtcdTxn::new().when(compares).and_then(ops(txn.success)).or_else(ops(txn.failure))
+    EtcdTxn::new()
+        .when(compares)
+        .and_then(ops(txn.success))
+        .or_else(ops(txn.failure))
 }
 
 fn first_lease(txn: &Txn) -> Option<LeaseId> {
-    txn.success.iter().chain(&txn.failure).find_map(|op| match op {
-        TxnOp::Put { lease, .. } => *lease,
-        _ => None,
-    })
+    txn.success
+        .iter()
+        .chain(&txn.failure)
+        .find_map(|op| match op {
+            TxnOp::Put { lease, .. } => *lease,
+            _ => None,
+        })
 }
 
 impl EtcdStore {
@@ -165,7 +185,10 @@ impl EtcdStore {
         })
         .await?;
         let deleted = u64::try_from(resp.deleted()).unwrap_or_default();
-        Ok(DeleteResult { deleted, revision: header_revision(resp.header())? })
+        Ok(DeleteResult {
+            deleted,
+            revision: header_revision(resp.header())?,
+        })
     }
 
     async fn keepalive_once(&self, id: LeaseId) -> Result<Duration, StoreError> {
@@ -176,13 +199,18 @@ impl EtcdStore {
             async move { lease.keep_alive(id).await }
         })
         .await?;
-        keeper.keep_alive().await.map_err(|e| errors::map_err(e, ctx))?;
+        keeper
+            .keep_alive()
+            .await
+            .map_err(|e| errors::map_err(e, ctx))?;
         let reply = tokio::time::timeout(self.timeout, stream.message()).await;
         let reply = reply.map_err(|_| StoreError::unavailable("etcd lease keepalive timed out"))?;
         match reply.map_err(|e| errors::map_err(e, ctx))? {
             Some(resp) if resp.ttl() > 0 => Ok(Duration::from_secs(resp.ttl().unsigned_abs())),
             Some(_) => Err(StoreError::LeaseExpired { id }),
-            None => Err(StoreError::unavailable("etcd closed the lease keepalive stream")),
+            None => Err(StoreError::unavailable(
+                "etcd closed the lease keepalive stream",
+            )),
         }
     }
 }
@@ -238,7 +266,10 @@ impl Store for EtcdStore {
                 async move { kv.txn(etcd_txn).await }
             })
             .await?;
-            Ok(TxnResult { succeeded: resp.succeeded(), revision: header_revision(resp.header())? })
+            Ok(TxnResult {
+                succeeded: resp.succeeded(),
+                revision: header_revision(resp.header())?,
+            })
         })
     }
 
@@ -255,9 +286,15 @@ impl Store for EtcdStore {
             })
             .await?;
             if !resp.error().is_empty() {
-                return Err(StoreError::internal(format!("etcd lease grant: {}", resp.error())));
+                return Err(StoreError::internal(format!(
+                    "etcd lease grant: {}",
+                    resp.error()
+                )));
             }
-            Ok(Lease { id: resp.id(), ttl: Duration::from_secs(resp.ttl().unsigned_abs()) })
+            Ok(Lease {
+                id: resp.id(),
+                ttl: Duration::from_secs(resp.ttl().unsigned_abs()),
+            })
         })
     }
 
@@ -291,6 +328,11 @@ impl Store for EtcdStore {
     }
 
     fn watch<'a>(&'a self, prefix: &'a str, from: Option<Revision>) -> StoreFuture<'a, Watch> {
-        Box::pin(watch::start(self.client.clone(), self.timeout, prefix, from))
+        Box::pin(watch::start(
+            self.client.clone(),
+            self.timeout,
+            prefix,
+            from,
+        ))
     }
 }

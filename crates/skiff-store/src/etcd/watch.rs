@@ -27,13 +27,20 @@ pub(crate) async fn start(
     from: Option<Revision>,
 ) -> Result<Watch, StoreError> {
     if let Some(r) = from.filter(|r| *r < 1) {
-        return Err(StoreError::invalid(format!("watch from revision {r}: revisions start at 1")));
+        return Err(StoreError::invalid(format!(
+            "watch from revision {r}: revisions start at 1"
+        )));
     }
     let snapshot = match range_at(&client, timeout, prefix, from).await {
         Err(StoreError::Compacted { .. }) => range_at(&client, timeout, prefix, None).await?,
         other => other?,
     };
-    let feeder = Feeder { client, timeout, prefix: prefix.to_owned(), last: snapshot.1 };
+    let feeder = Feeder {
+        client,
+        timeout,
+        prefix: prefix.to_owned(),
+        last: snapshot.1,
+    };
     Ok(Watch::spawn(move |tx| feeder.run(snapshot.0, tx)))
 }
 
@@ -57,7 +64,14 @@ enum Interrupted {
 
 impl Feeder {
     async fn run(mut self, kvs: Vec<crate::KeyValue>, tx: WatchSender) {
-        if tx.send(Ok(WatchEvent::Reset { kvs, revision: self.last })).await.is_err() {
+        if tx
+            .send(Ok(WatchEvent::Reset {
+                kvs,
+                revision: self.last,
+            }))
+            .await
+            .is_err()
+        {
             return;
         }
         let mut backoff = MIN_BACKOFF;
@@ -130,9 +144,10 @@ impl Feeder {
             let item = match (event.event_type(), convert_kv(kv)) {
                 (_, Err(e)) => Err(e),
                 (EventType::Put, Ok(kv)) => Ok(WatchEvent::Put(kv)),
-                (EventType::Delete, Ok(kv)) => {
-                    Ok(WatchEvent::Delete { key: kv.key, revision: kv.mod_revision })
-                }
+                (EventType::Delete, Ok(kv)) => Ok(WatchEvent::Delete {
+                    key: kv.key,
+                    revision: kv.mod_revision,
+                }),
             };
             let revision = kv.mod_revision();
             if tx.send(item).await.is_err() {
@@ -151,7 +166,10 @@ impl Feeder {
             match range_at(&self.client, self.timeout, &self.prefix, None).await {
                 Ok((kvs, revision)) => {
                     self.last = revision;
-                    return tx.send(Ok(WatchEvent::Reset { kvs, revision })).await.is_ok();
+                    return tx
+                        .send(Ok(WatchEvent::Reset { kvs, revision }))
+                        .await
+                        .is_ok();
                 }
                 Err(_) => {
                     tokio::time::sleep(backoff).await;

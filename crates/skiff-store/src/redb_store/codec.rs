@@ -11,14 +11,23 @@ const TAG_DELETE: u8 = 2;
 
 /// A kv-table value: create, mod, version, lease (0 = none), then the value.
 pub(crate) fn encode_value(kv: &KeyValue, out: &mut Vec<u8>) {
-    for n in [kv.create_revision, kv.mod_revision, kv.version, kv.lease.unwrap_or(0)] {
+    for n in [
+        kv.create_revision,
+        kv.mod_revision,
+        kv.version,
+        kv.lease.unwrap_or(0),
+    ] {
         out.extend_from_slice(&n.to_le_bytes());
     }
     out.extend_from_slice(&kv.value);
 }
 
 pub(crate) fn decode_value(key: &str, bytes: &[u8]) -> Result<KeyValue, StoreError> {
-    let mut r = Reader { bytes, at: 0, what: key };
+    let mut r = Reader {
+        bytes,
+        at: 0,
+        what: key,
+    };
     let create_revision = r.i64()?;
     let mod_revision = r.i64()?;
     let version = r.i64()?;
@@ -52,7 +61,10 @@ pub(crate) fn encode_events(events: &[LogEvent]) -> Vec<u8> {
                 out.push(TAG_PUT_NEW);
                 encode_kv(kv, &mut out);
             }
-            LogEvent::Put { kv, prev: Some(prev) } => {
+            LogEvent::Put {
+                kv,
+                prev: Some(prev),
+            } => {
                 out.push(TAG_PUT_REPLACE);
                 encode_kv(kv, &mut out);
                 encode_kv(prev, &mut out);
@@ -68,13 +80,23 @@ pub(crate) fn encode_events(events: &[LogEvent]) -> Vec<u8> {
 
 pub(crate) fn decode_events(revision: Revision, bytes: &[u8]) -> Result<Vec<LogEvent>, StoreError> {
     let what = format!("log row {revision}");
-    let mut r = Reader { bytes, at: 0, what: &what };
+    let mut r = Reader {
+        bytes,
+        at: 0,
+        what: &what,
+    };
     let count = r.u32()?;
     let mut events = Vec::with_capacity(count.min(4096) as usize);
     for _ in 0..count {
         let event = match r.u8()? {
-            TAG_PUT_NEW => LogEvent::Put { kv: r.kv()?, prev: None },
-            TAG_PUT_REPLACE => LogEvent::Put { kv: r.kv()?, prev: Some(r.kv()?) },
+            TAG_PUT_NEW => LogEvent::Put {
+                kv: r.kv()?,
+                prev: None,
+            },
+            TAG_PUT_REPLACE => LogEvent::Put {
+                kv: r.kv()?,
+                prev: Some(r.kv()?),
+            },
             TAG_DELETE => LogEvent::Delete { prev: r.kv()? },
             tag => return Err(r.corrupt(&format!("unknown event tag {tag}"))),
         };
@@ -91,11 +113,17 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn corrupt(&self, detail: &str) -> StoreError {
-        StoreError::internal(format!("corrupt record {:?} at byte {}: {detail}", self.what, self.at))
+        StoreError::internal(format!(
+            "corrupt record {:?} at byte {}: {detail}",
+            self.what, self.at
+        ))
     }
 
     fn take(&mut self, n: usize) -> Result<&[u8], StoreError> {
-        let end = self.at.checked_add(n).filter(|end| *end <= self.bytes.len());
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|end| *end <= self.bytes.len());
         let end = end.ok_or_else(|| self.corrupt("truncated"))?;
         let slice = &self.bytes[self.at..end];
         self.at = end;
@@ -148,9 +176,17 @@ mod tests {
     #[test]
     fn events_round_trip() {
         let events = vec![
-            LogEvent::Put { kv: kv("/a", b"1", None), prev: None },
-            LogEvent::Put { kv: kv("/b", b"", Some(9)), prev: Some(kv("/b", b"old", None)) },
-            LogEvent::Delete { prev: kv("/c", b"x", Some(1)) },
+            LogEvent::Put {
+                kv: kv("/a", b"1", None),
+                prev: None,
+            },
+            LogEvent::Put {
+                kv: kv("/b", b"", Some(9)),
+                prev: Some(kv("/b", b"old", None)),
+            },
+            LogEvent::Delete {
+                prev: kv("/c", b"x", Some(1)),
+            },
         ];
         let decoded = decode_events(7, &encode_events(&events));
         assert_eq!(decoded, Ok(events));
@@ -158,9 +194,14 @@ mod tests {
 
     #[test]
     fn truncated_record_is_corruption_not_panic() {
-        let bytes = encode_events(&[LogEvent::Delete { prev: kv("/c", b"x", None) }]);
+        let bytes = encode_events(&[LogEvent::Delete {
+            prev: kv("/c", b"x", None),
+        }]);
         for cut in 0..bytes.len() {
-            assert!(matches!(decode_events(1, &bytes[..cut]), Err(StoreError::Internal { .. })));
+            assert!(matches!(
+                decode_events(1, &bytes[..cut]),
+                Err(StoreError::Internal { .. })
+            ));
         }
         assert!(decode_value("/k", &[0; 5]).is_err());
     }

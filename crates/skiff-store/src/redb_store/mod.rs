@@ -40,7 +40,9 @@ pub struct RedbOptions {
 
 impl Default for RedbOptions {
     fn default() -> Self {
-        Self { retention: DEFAULT_RETENTION }
+        Self {
+            retention: DEFAULT_RETENTION,
+        }
     }
 }
 
@@ -66,7 +68,10 @@ impl RedbStore {
     }
 
     /// Opens (or creates) the database at `path`, recovering after a crash.
-    pub async fn open_with(path: impl AsRef<Path>, options: RedbOptions) -> Result<Self, StoreError> {
+    pub async fn open_with(
+        path: impl AsRef<Path>,
+        options: RedbOptions,
+    ) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         let open_path = path.clone();
         let (db, revision, leases) = blocking(move || open_db(&open_path)).await?;
@@ -135,7 +140,10 @@ impl RedbInner {
     ) -> Result<R, StoreError> {
         let this = Arc::clone(self);
         let (result, revision) = blocking(move || {
-            let tx = this.db.begin_write().map_err(|e| db_err("begin write", e))?;
+            let tx = this
+                .db
+                .begin_write()
+                .map_err(|e| db_err("begin write", e))?;
             let mut view = tables::write_view(&tx)?;
             let result = f(&mut view, this.retention)?;
             let revision = view.revision()?;
@@ -149,7 +157,8 @@ impl RedbInner {
     }
 
     async fn apply(self: &Arc<Self>, txn: Txn) -> Result<engine::Applied, StoreError> {
-        self.write(move |t, retention| engine::apply_txn(t, &txn, retention)).await
+        self.write(move |t, retention| engine::apply_txn(t, &txn, retention))
+            .await
     }
 }
 
@@ -176,25 +185,35 @@ impl LocalBackend for RedbInner {
 
     fn expire(self: Arc<Self>, id: LeaseId) -> StoreFuture<'static, ()> {
         Box::pin(async move {
-            self.write(move |t, retention| engine::revoke(t, id, retention)).await.map(|_| ())
+            self.write(move |t, retention| engine::revoke(t, id, retention))
+                .await
+                .map(|_| ())
         })
     }
 }
 
 fn one_op_txn(op: TxnOp) -> Txn {
-    Txn { compares: Vec::new(), success: vec![op], failure: Vec::new() }
+    Txn {
+        compares: Vec::new(),
+        success: vec![op],
+        failure: Vec::new(),
+    }
 }
 
 impl Store for RedbStore {
     fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, (Option<KeyValue>, Revision)> {
         Box::pin(async move {
             engine::validate_key(key)?;
-            self.inner.read(|view| Ok((view.get(key)?, view.revision()?)))
+            self.inner
+                .read(|view| Ok((view.get(key)?, view.revision()?)))
         })
     }
 
     fn range<'a>(&'a self, prefix: &'a str) -> StoreFuture<'a, (Vec<KeyValue>, Revision)> {
-        Box::pin(async move { self.inner.read(|view| Ok((view.range(prefix)?, view.revision()?))) })
+        Box::pin(async move {
+            self.inner
+                .read(|view| Ok((view.range(prefix)?, view.revision()?)))
+        })
     }
 
     fn put<'a>(
@@ -203,17 +222,25 @@ impl Store for RedbStore {
         value: Vec<u8>,
         lease: Option<LeaseId>,
     ) -> StoreFuture<'a, Revision> {
-        let txn = one_op_txn(TxnOp::Put { key: key.to_owned(), value, lease });
+        let txn = one_op_txn(TxnOp::Put {
+            key: key.to_owned(),
+            value,
+            lease,
+        });
         Box::pin(async move { Ok(self.inner.apply(txn).await?.revision) })
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, DeleteResult> {
-        let txn = one_op_txn(TxnOp::Delete { key: key.to_owned() });
+        let txn = one_op_txn(TxnOp::Delete {
+            key: key.to_owned(),
+        });
         Box::pin(async move { Ok(self.inner.apply(txn).await?.delete_result()) })
     }
 
     fn delete_prefix<'a>(&'a self, prefix: &'a str) -> StoreFuture<'a, DeleteResult> {
-        let txn = one_op_txn(TxnOp::DeletePrefix { prefix: prefix.to_owned() });
+        let txn = one_op_txn(TxnOp::DeletePrefix {
+            prefix: prefix.to_owned(),
+        });
         Box::pin(async move { Ok(self.inner.apply(txn).await?.delete_result()) })
     }
 
@@ -236,12 +263,19 @@ impl Store for RedbStore {
     fn revoke(&self, id: LeaseId) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             self.inner.clock.remove(id);
-            self.inner.write(move |t, retention| engine::revoke(t, id, retention)).await.map(|_| ())
+            self.inner
+                .write(move |t, retention| engine::revoke(t, id, retention))
+                .await
+                .map(|_| ())
         })
     }
 
     fn compact(&self, revision: Revision) -> StoreFuture<'_, ()> {
-        Box::pin(async move { self.inner.write(move |t, _| engine::compact(t, revision)).await })
+        Box::pin(async move {
+            self.inner
+                .write(move |t, _| engine::compact(t, revision))
+                .await
+        })
     }
 
     fn watch<'a>(&'a self, prefix: &'a str, from: Option<Revision>) -> StoreFuture<'a, Watch> {

@@ -5,9 +5,8 @@
 use std::time::Duration;
 
 use redb::{
-    MultimapTable, MultimapTableDefinition, ReadOnlyMultimapTable, ReadOnlyTable,
-    ReadTransaction, ReadableMultimapTable, ReadableTable, Table, TableDefinition,
-    WriteTransaction,
+    MultimapTable, MultimapTableDefinition, ReadOnlyMultimapTable, ReadOnlyTable, ReadTransaction,
+    ReadableMultimapTable, ReadableTable, Table, TableDefinition, WriteTransaction,
 };
 
 use super::codec;
@@ -112,7 +111,11 @@ where
 
     fn range(&self, prefix: &str) -> Result<Vec<KeyValue>, StoreError> {
         let mut out = Vec::new();
-        for item in self.kv.range::<&str>(prefix..).map_err(|e| db_err("range kv", e))? {
+        for item in self
+            .kv
+            .range::<&str>(prefix..)
+            .map_err(|e| db_err("range kv", e))?
+        {
             let (key, value) = item.map_err(|e| db_err("range kv", e))?;
             if !key.value().starts_with(prefix) {
                 break;
@@ -124,7 +127,10 @@ where
 
     fn log_after(&self, after: Revision, limit: usize) -> Result<Vec<LogRow>, StoreError> {
         let mut rows = Vec::new();
-        let range = self.log.range((after + 1)..).map_err(|e| db_err("range log", e))?;
+        let range = self
+            .log
+            .range((after + 1)..)
+            .map_err(|e| db_err("range log", e))?;
         for item in range.take(limit) {
             let (revision, value) = item.map_err(|e| db_err("range log", e))?;
             let revision = revision.value();
@@ -141,8 +147,16 @@ where
 
     fn lease_keys(&self, id: LeaseId) -> Result<Vec<String>, StoreError> {
         let mut keys = Vec::new();
-        for key in self.lease_keys.get(id).map_err(|e| db_err("read lease keys", e))? {
-            keys.push(key.map_err(|e| db_err("read lease keys", e))?.value().to_owned());
+        for key in self
+            .lease_keys
+            .get(id)
+            .map_err(|e| db_err("read lease keys", e))?
+        {
+            keys.push(
+                key.map_err(|e| db_err("read lease keys", e))?
+                    .value()
+                    .to_owned(),
+            );
         }
         Ok(keys)
     }
@@ -152,7 +166,9 @@ impl WriteTables for WriteView<'_> {
     fn put_kv(&mut self, kv: &KeyValue) -> Result<(), StoreError> {
         let mut value = Vec::with_capacity(32 + kv.value.len());
         codec::encode_value(kv, &mut value);
-        self.kv.insert(kv.key.as_str(), value.as_slice()).map_err(|e| db_err("write kv", e))?;
+        self.kv
+            .insert(kv.key.as_str(), value.as_slice())
+            .map_err(|e| db_err("write kv", e))?;
         Ok(())
     }
 
@@ -162,47 +178,67 @@ impl WriteTables for WriteView<'_> {
     }
 
     fn set_revision(&mut self, revision: Revision) -> Result<(), StoreError> {
-        self.meta.insert(META_REVISION, revision).map_err(|e| db_err("write meta", e))?;
+        self.meta
+            .insert(META_REVISION, revision)
+            .map_err(|e| db_err("write meta", e))?;
         Ok(())
     }
 
     fn append_log(&mut self, row: &LogRow) -> Result<(), StoreError> {
         let bytes = codec::encode_events(&row.events);
-        self.log.insert(row.revision, bytes.as_slice()).map_err(|e| db_err("write log", e))?;
+        self.log
+            .insert(row.revision, bytes.as_slice())
+            .map_err(|e| db_err("write log", e))?;
         Ok(())
     }
 
     fn trim_log(&mut self, upto: Revision) -> Result<(), StoreError> {
-        self.log.retain_in(..=upto, |_, _| false).map_err(|e| db_err("trim log", e))?;
-        self.meta.insert(META_COMPACTED, upto).map_err(|e| db_err("write meta", e))?;
+        self.log
+            .retain_in(..=upto, |_, _| false)
+            .map_err(|e| db_err("trim log", e))?;
+        self.meta
+            .insert(META_COMPACTED, upto)
+            .map_err(|e| db_err("write meta", e))?;
         Ok(())
     }
 
     fn next_lease_id(&mut self) -> Result<LeaseId, StoreError> {
         let id = self.meta(META_NEXT_LEASE, 1)?;
-        self.meta.insert(META_NEXT_LEASE, id + 1).map_err(|e| db_err("write meta", e))?;
+        self.meta
+            .insert(META_NEXT_LEASE, id + 1)
+            .map_err(|e| db_err("write meta", e))?;
         Ok(id)
     }
 
     fn put_lease(&mut self, id: LeaseId, ttl: Duration) -> Result<(), StoreError> {
         let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-        self.leases.insert(id, ms).map_err(|e| db_err("write lease", e))?;
+        self.leases
+            .insert(id, ms)
+            .map_err(|e| db_err("write lease", e))?;
         Ok(())
     }
 
     fn remove_lease(&mut self, id: LeaseId) -> Result<(), StoreError> {
-        self.leases.remove(id).map_err(|e| db_err("delete lease", e))?;
-        self.lease_keys.remove_all(id).map_err(|e| db_err("delete lease keys", e))?;
+        self.leases
+            .remove(id)
+            .map_err(|e| db_err("delete lease", e))?;
+        self.lease_keys
+            .remove_all(id)
+            .map_err(|e| db_err("delete lease keys", e))?;
         Ok(())
     }
 
     fn attach(&mut self, id: LeaseId, key: &str) -> Result<(), StoreError> {
-        self.lease_keys.insert(id, key).map_err(|e| db_err("attach lease", e))?;
+        self.lease_keys
+            .insert(id, key)
+            .map_err(|e| db_err("attach lease", e))?;
         Ok(())
     }
 
     fn detach(&mut self, id: LeaseId, key: &str) -> Result<(), StoreError> {
-        self.lease_keys.remove(id, key).map_err(|e| db_err("detach lease", e))?;
+        self.lease_keys
+            .remove(id, key)
+            .map_err(|e| db_err("detach lease", e))?;
         Ok(())
     }
 }
