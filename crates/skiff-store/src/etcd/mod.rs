@@ -42,6 +42,35 @@ impl EtcdOptions {
     }
 }
 
+impl std::str::FromStr for EtcdOptions {
+    type Err = StoreError;
+
+    /// Parses the daemon's `--store` form: `etcd://host:port[,host:port...]`
+    /// (members may also be given as full `http://` URLs).
+    fn from_str(spec: &str) -> Result<Self, StoreError> {
+        let rest = spec.strip_prefix("etcd://").ok_or_else(|| {
+            StoreError::invalid(format!(
+                "store {spec:?} must look like etcd://host:port,..."
+            ))
+        })?;
+        let endpoints: Vec<String> = rest
+            .split(',')
+            .map(str::trim)
+            .filter(|member| !member.is_empty())
+            .map(|member| match member.starts_with("http://") {
+                true => member.to_owned(),
+                false => format!("http://{member}"),
+            })
+            .collect();
+        if endpoints.is_empty() {
+            return Err(StoreError::invalid(format!(
+                "store {spec:?} names no etcd members"
+            )));
+        }
+        Ok(Self::new(endpoints))
+    }
+}
+
 /// A [`Store`] on an etcd cluster. Cloning shares the connection.
 #[derive(Clone)]
 pub struct EtcdStore {
@@ -334,5 +363,23 @@ impl Store for EtcdStore {
             prefix,
             from,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_store_flag() {
+        let options: EtcdOptions = "etcd://10.0.0.1:2379, http://h2:2379"
+            .parse()
+            .expect("parse");
+        assert_eq!(
+            options.endpoints,
+            ["http://10.0.0.1:2379", "http://h2:2379"]
+        );
+        assert!("redb:///x".parse::<EtcdOptions>().is_err());
+        assert!("etcd://".parse::<EtcdOptions>().is_err());
     }
 }
