@@ -7,7 +7,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Nanoseconds since the Unix epoch, by the wall clock.
 pub fn now_nanos() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 /// Writes `bytes` to `path` atomically and durably: temp file, fsync, rename.
@@ -26,6 +29,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 pub fn big_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     // Best effort: the host's pipe-max-size may be lower; the default 64 KiB still works.
-    let _ = nix::fcntl::fcntl(std::os::fd::AsRawFd::as_raw_fd(&r), nix::fcntl::FcntlArg::F_SETPIPE_SZ(1 << 20));
+    let _ = nix::fcntl::fcntl(
+        std::os::fd::AsRawFd::as_raw_fd(&r),
+        nix::fcntl::FcntlArg::F_SETPIPE_SZ(1 << 20),
+    );
     Ok((r, w))
 }

@@ -42,24 +42,26 @@ pub fn resolve_user(rootfs: &Path, user: Option<&str>) -> Result<User, ApiError>
         None => (spec, None),
     };
     let passwd = read_rootfs_file(rootfs, "etc/passwd");
-    let entry = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| {
-        f.len() >= 7 && (f[0] == u || f[2] == u)
-    });
+    let entry = passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 7 && (f[0] == u || f[2] == u));
+    // A numeric uid without a passwd entry runs with gid 0, as Docker does (`-u 1000` -> gid=0).
     let (uid, mut gid, home, name) = match (u.parse::<u32>(), &entry) {
         (_, Some(f)) => (
-            f[2].parse().map_err(|_| invalid(format!("bad uid in /etc/passwd for {u}")))?,
+            f[2].parse()
+                .map_err(|_| invalid(format!("bad uid in /etc/passwd for {u}")))?,
             f[3].parse().unwrap_or(0),
             f[5].to_string(),
             f[0].to_string(),
         ),
-        (Ok(n), None) => (n, n.min(0), "/".to_string(), String::new()),
+        (Ok(n), None) => (n, 0, "/".to_string(), String::new()),
         (Err(_), None) => {
-            return Err(invalid(format!("unable to find user {u}: no matching entries in passwd file")))
+            return Err(invalid(format!(
+                "unable to find user {u}: no matching entries in passwd file"
+            )))
         }
     };
-    if entry.is_none() {
-        gid = if uid == 0 { 0 } else { uid };
-    }
     let group = read_rootfs_file(rootfs, "etc/group");
     if let Some(g) = g {
         gid = match g.parse::<u32>() {
@@ -69,7 +71,11 @@ pub fn resolve_user(rootfs: &Path, user: Option<&str>) -> Result<User, ApiError>
                 .map(|l| l.split(':').collect::<Vec<_>>())
                 .find(|f| f.len() >= 3 && f[0] == g)
                 .and_then(|f| f[2].parse().ok())
-                .ok_or_else(|| invalid(format!("unable to find group {g}: no matching entries in group file")))?,
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "unable to find group {g}: no matching entries in group file"
+                    ))
+                })?,
         };
     }
     let groups = if name.is_empty() {
@@ -82,8 +88,17 @@ pub fn resolve_user(rootfs: &Path, user: Option<&str>) -> Result<User, ApiError>
             .filter_map(|f| f[2].parse().ok())
             .collect()
     };
-    let home = if home.is_empty() { "/".to_string() } else { home };
-    Ok(User { uid, gid, groups, home })
+    let home = if home.is_empty() {
+        "/".to_string()
+    } else {
+        home
+    };
+    Ok(User {
+        uid,
+        gid,
+        groups,
+        home,
+    })
 }
 
 /// The container's environment: Docker's defaults, then the user's values.
@@ -142,8 +157,11 @@ mod tests {
             "root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/var/www:/bin/false\n",
         )
         .unwrap();
-        std::fs::write(dir.path().join("etc/group"), "root:x:0:\nwww:x:33:\nstaff:x:50:www,other\n")
-            .unwrap();
+        std::fs::write(
+            dir.path().join("etc/group"),
+            "root:x:0:\nwww:x:33:\nstaff:x:50:www,other\n",
+        )
+        .unwrap();
         dir
     }
 

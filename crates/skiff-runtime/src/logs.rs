@@ -48,7 +48,13 @@ impl LogWriter {
     pub fn open(path: &Path, max_size: u64, max_files: u32) -> io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let size = file.metadata()?.len();
-        Ok(LogWriter { path: path.to_path_buf(), file, size, max_size, max_files: max_files.max(1) })
+        Ok(LogWriter {
+            path: path.to_path_buf(),
+            file,
+            size,
+            max_size,
+            max_files: max_files.max(1),
+        })
     }
 
     /// Writes `data` as one record per line (the last one partial if unterminated).
@@ -82,7 +88,11 @@ impl LogWriter {
         if self.max_files == 1 {
             self.file.set_len(0)?;
         } else {
-            self.file = OpenOptions::new().create(true).append(true).truncate(false).open(&self.path)?;
+            self.file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .truncate(false)
+                .open(&self.path)?;
         }
         self.size = 0;
         Ok(())
@@ -113,7 +123,9 @@ pub fn read_all(path: &Path, max_files: u32) -> io::Result<Vec<LogRecord>> {
         for line in BufReader::new(file).lines() {
             let line = line?;
             // A torn last line (crash mid-write) is skipped, not fatal.
-            let Ok(rec) = serde_json::from_str::<LogRecord>(&line) else { continue };
+            let Ok(rec) = serde_json::from_str::<LogRecord>(&line) else {
+                continue;
+            };
             let slot = &mut pending[rec.stream as usize];
             let joined = match slot.take() {
                 Some(mut prev) => {
@@ -136,7 +148,12 @@ pub fn read_all(path: &Path, max_files: u32) -> io::Result<Vec<LogRecord>> {
 }
 
 /// Keeps the last `tail` records of the wanted streams.
-pub fn select(records: Vec<LogRecord>, stdout: bool, stderr: bool, tail: Option<usize>) -> Vec<LogRecord> {
+pub fn select(
+    records: Vec<LogRecord>,
+    stdout: bool,
+    stderr: bool,
+    tail: Option<usize>,
+) -> Vec<LogRecord> {
     let wanted: Vec<LogRecord> = records
         .into_iter()
         .filter(|r| match r.stream {
@@ -162,7 +179,11 @@ mod tests {
         w.write(LogStream::Stdout, 1, b"one\ntw").unwrap();
         w.write(LogStream::Stderr, 2, b"err\n").unwrap();
         w.write(LogStream::Stdout, 3, b"o\nthree\n").unwrap();
-        let logs: Vec<String> = read_all(&path, 3).unwrap().into_iter().map(|r| r.log).collect();
+        let logs: Vec<String> = read_all(&path, 3)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.log)
+            .collect();
         assert_eq!(logs, ["one\n", "two\n", "err\n", "three\n"]);
     }
 
@@ -172,7 +193,8 @@ mod tests {
         let path = dir.path().join("container.log");
         let mut w = LogWriter::open(&path, 200, 2).unwrap();
         for i in 0..100u64 {
-            w.write(LogStream::Stdout, i, format!("line {i}\n").as_bytes()).unwrap();
+            w.write(LogStream::Stdout, i, format!("line {i}\n").as_bytes())
+                .unwrap();
         }
         assert!(path.exists() && numbered(&path, 1).exists() && !numbered(&path, 2).exists());
         let all = read_all(&path, 2).unwrap();
@@ -184,8 +206,17 @@ mod tests {
 
     #[test]
     fn select_filters_streams_and_tails() {
-        let rec = |s, t| LogRecord { log: format!("{t}\n"), stream: s, time_nanos: t, partial: false };
-        let all = vec![rec(LogStream::Stdout, 1), rec(LogStream::Stderr, 2), rec(LogStream::Stdout, 3)];
+        let rec = |s, t| LogRecord {
+            log: format!("{t}\n"),
+            stream: s,
+            time_nanos: t,
+            partial: false,
+        };
+        let all = vec![
+            rec(LogStream::Stdout, 1),
+            rec(LogStream::Stderr, 2),
+            rec(LogStream::Stdout, 3),
+        ];
         assert_eq!(select(all.clone(), true, false, None).len(), 2);
         assert_eq!(select(all, true, true, Some(1))[0].time_nanos, 3);
     }

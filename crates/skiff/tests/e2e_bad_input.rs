@@ -27,7 +27,15 @@ fn bad_input_is_refused_cleanly() {
     let o = d.skiff(&["run", "--no-such-flag", "--rootfs", r, "true"]);
     assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
 
-    let o = d.skiff(&["run", "--rm", "--cap-add", "NOT_A_CAP", "--rootfs", r, "true"]);
+    let o = d.skiff(&[
+        "run",
+        "--rm",
+        "--cap-add",
+        "NOT_A_CAP",
+        "--rootfs",
+        r,
+        "true",
+    ]);
     assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
     assert_eq!(count(), 0, "nothing created by refused runs");
 
@@ -50,7 +58,11 @@ fn bad_input_is_refused_cleanly() {
         .output()
         .unwrap();
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("/nonexistent/skiff.sock"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("/nonexistent/skiff.sock"),
+        "{}",
+        stderr(&o)
+    );
 
     // A command that is not there: 127, and the container is not left running.
     let o = d.skiff(&["run", "--name", "ghost", "--rootfs", r, "no-such-binary"]);

@@ -11,20 +11,46 @@ fn kill9_daemon_then_restart_adopts_everything() {
     }
     let mut d = Daemon::start();
     let r = rootfs().to_str().unwrap();
-    d.ok(&["run", "-d", "--name", "counter", "--rootfs", r, "sh", "-c",
-        "i=0; while [ $i -lt 100000 ]; do echo $i; i=$((i+1)); sleep 0.01; done"]);
-    d.ok(&["run", "-d", "--name", "quitter", "--rootfs", r, "sh", "-c", "sleep 1; exit 7"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "counter",
+        "--rootfs",
+        r,
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 100000 ]; do echo $i; i=$((i+1)); sleep 0.01; done",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "quitter",
+        "--rootfs",
+        r,
+        "sh",
+        "-c",
+        "sleep 1; exit 7",
+    ]);
     let pid = d.inspect("counter")["state"]["pid"].as_i64().unwrap();
     std::thread::sleep(Duration::from_millis(300));
     d.kill9();
     // While no daemon runs: the counter keeps counting, the quitter exits with 7.
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists(), "container survived the daemon");
+    assert!(
+        std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "container survived the daemon"
+    );
     d.restart();
     let ps = d.ok(&["ps"]);
     assert!(ps.contains("counter"), "{ps}");
     assert_eq!(d.inspect("counter")["state"]["pid"].as_i64().unwrap(), pid);
-    assert_eq!(d.ok(&["wait", "quitter"]).trim(), "7", "exit during downtime keeps its real code");
+    assert_eq!(
+        d.ok(&["wait", "quitter"]).trim(),
+        "7",
+        "exit during downtime keeps its real code"
+    );
     std::thread::sleep(Duration::from_millis(200));
     d.ok(&["stop", "-t", "1", "counter"]);
     // Every number, in order, none missing or doubled, across the restart.

@@ -13,17 +13,33 @@ fn exit_codes_follow_docker() {
     assert_eq!(d.run(&[], &["sh", "-c", "exit 3"]).0, 3);
     let (code, _, err) = d.run(&[], &["nonexistent-command"]);
     assert_eq!(code, 127, "stderr: {err}");
-    assert!(err.contains("nonexistent-command"), "message names the command: {err}");
+    assert!(
+        err.contains("nonexistent-command"),
+        "message names the command: {err}"
+    );
     let (code, _, err) = d.run(&[], &["/etc/passwd"]);
     assert_eq!(code, 126, "stderr: {err}");
     // A shell whose child was killed by SIGKILL returns 128+9, as with Docker.
-    assert_eq!(d.run(&[], &["sh", "-c", "sh -c 'kill -9 $$'; exit $?"]).0, 137);
+    assert_eq!(
+        d.run(&[], &["sh", "-c", "sh -c 'kill -9 $$'; exit $?"]).0,
+        137
+    );
     // A container killed by signal N exits 128+N.
-    let id = d.ok(&["run", "-d", "--rootfs", common::rootfs().to_str().unwrap(), "sleep", "30"]);
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "--rootfs",
+        common::rootfs().to_str().unwrap(),
+        "sleep",
+        "30",
+    ]);
     d.ok(&["kill", id.trim()]);
     assert_eq!(d.ok(&["wait", id.trim()]).trim(), "137");
     d.ok(&["rm", id.trim()]);
-    let (code, out, _) = d.run(&["-e", "GREETING=hi", "-w", "/tmp", "-h", "boat"], &["sh", "-c", "echo $GREETING $(pwd) $(hostname)"]);
+    let (code, out, _) = d.run(
+        &["-e", "GREETING=hi", "-w", "/tmp", "-h", "boat"],
+        &["sh", "-c", "echo $GREETING $(pwd) $(hostname)"],
+    );
     assert_eq!((code, out.trim()), (0, "hi /tmp boat"));
 }
 
@@ -57,14 +73,22 @@ fn default_container_is_confined() {
     denied("echo 1 > /proc/sys/kernel/domainname");
     denied("ping -c 1 -W 1 127.0.0.1");
     // Masked /proc files read as empty (this kernel may lack /proc/kcore: check what exists).
-    for f in ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"] {
+    for f in [
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/timer_list",
+        "/proc/sched_debug",
+    ] {
         if std::path::Path::new(f).exists() {
             let (code, out, err) = d.run(&[], &["sh", "-c", &format!("cat {f} | wc -c")]);
             assert_eq!((code, out.trim()), (0, "0"), "{f} is masked: {err}");
         }
     }
     let (_, pids, _) = d.run(&[], &["sh", "-c", "ls /proc | grep -c '^[0-9]'"]);
-    assert!(pids.trim().parse::<u32>().unwrap_or(99) <= 3, "host pids visible: {pids}");
+    assert!(
+        pids.trim().parse::<u32>().unwrap_or(99) <= 3,
+        "host pids visible: {pids}"
+    );
     let (_, me, _) = d.run(&[], &["sh", "-c", "echo $$"]);
     assert_eq!(me.trim(), "1");
     let (code, _, _) = d.run(&["--read-only"], &["touch", "/x"]);
@@ -81,10 +105,23 @@ fn memory_limit_oom_kills_with_137() {
     }
     let d = Daemon::start();
     let out = d.skiff(&[
-        "run", "--name", "hog", "-m", "16m", "--rootfs", common::rootfs().to_str().unwrap(),
-        "sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' x); echo survived",
+        "run",
+        "--name",
+        "hog",
+        "-m",
+        "16m",
+        "--rootfs",
+        common::rootfs().to_str().unwrap(),
+        "sh",
+        "-c",
+        "x=$(head -c 200000000 /dev/zero | tr '\\0' x); echo survived",
     ]);
-    assert_eq!(out.status.code(), Some(137), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(137),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let info = d.inspect("hog");
     assert_eq!(info["state"]["OOMKilled"], true, "{info}");
     assert_eq!(info["state"]["exit_code"], 137);
@@ -100,12 +137,19 @@ fn pids_limit_stops_a_fork_bomb() {
     let id = d.ok(&["run", "-d", "--pids-limit", "20", "--rootfs", r, "sh", "-c",
         "i=0; while [ $i -lt 200 ]; do (sleep 30 &) 2>/dev/null; i=$((i+1)); done; echo done; sleep 30"]);
     let id = id.trim();
-    let dir = common::cgroup_dirs(id).into_iter().find(|p| p.join("pids.max").exists() || p.join("pids.current").exists()).expect("pids cgroup");
+    let dir = common::cgroup_dirs(id)
+        .into_iter()
+        .find(|p| p.join("pids.max").exists() || p.join("pids.current").exists())
+        .expect("pids cgroup");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while std::time::Instant::now() < deadline && !d.ok(&["logs", id]).contains("done") {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let current: u64 = std::fs::read_to_string(dir.join("pids.current")).unwrap().trim().parse().unwrap();
+    let current: u64 = std::fs::read_to_string(dir.join("pids.current"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert!(current <= 20, "pids.current {current} within the limit");
     let events = std::fs::read_to_string(dir.join("pids.events")).unwrap_or_default();
     assert!(!events.contains("max 0"), "forks were refused: {events}");
@@ -120,13 +164,32 @@ fn cpu_quota_is_applied() {
         return;
     }
     let d = Daemon::start();
-    let id = d.ok(&["run", "-d", "--cpus", "0.5", "--cpu-shares", "512", "--rootfs", common::rootfs().to_str().unwrap(), "sleep", "30"]);
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "--cpus",
+        "0.5",
+        "--cpu-shares",
+        "512",
+        "--rootfs",
+        common::rootfs().to_str().unwrap(),
+        "sleep",
+        "30",
+    ]);
     let id = id.trim();
     let dirs = common::cgroup_dirs(id);
-    let quota = dirs.iter().find_map(|p| std::fs::read_to_string(p.join("cpu.cfs_quota_us")).ok())
-        .or_else(|| dirs.iter().find_map(|p| std::fs::read_to_string(p.join("cpu.max")).ok()))
+    let quota = dirs
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p.join("cpu.cfs_quota_us")).ok())
+        .or_else(|| {
+            dirs.iter()
+                .find_map(|p| std::fs::read_to_string(p.join("cpu.max")).ok())
+        })
         .expect("a cpu quota file");
     assert!(quota.trim().starts_with("50000"), "quota {quota}");
     d.ok(&["rm", "-f", id]);
-    assert!(common::cgroup_dirs(id).is_empty(), "cgroups removed with the container");
+    assert!(
+        common::cgroup_dirs(id).is_empty(),
+        "cgroups removed with the container"
+    );
 }

@@ -21,7 +21,10 @@ use std::time::{Duration, Instant};
 fn spawn_keeper(root: &Path) -> io::Result<()> {
     let exe = skiff_sys::selfexe::sealed_self_exe()?;
     let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&exe));
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(root.join("keeper.log"))?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(root.join("keeper.log"))?;
     let _ = std::fs::remove_file(socket_path(root));
     std::process::Command::new(path)
         .arg0("skiff")
@@ -48,7 +51,10 @@ fn connect_or_spawn(root: &Path) -> io::Result<Connected> {
         match KeeperClient::connect(root) {
             Ok(c) => return Ok(c),
             Err(e) if Instant::now() >= deadline => {
-                return Err(io::Error::new(e.kind(), format!("the keeper did not come up: {e}")))
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("the keeper did not come up: {e}"),
+                ))
             }
             Err(_) => std::thread::sleep(Duration::from_millis(1)),
         }
@@ -60,7 +66,11 @@ impl Runtime {
     pub async fn open(cfg: RuntimeConfig) -> io::Result<Runtime> {
         std::fs::create_dir_all(cfg.root.join("containers"))?;
         let layout = CgroupLayout::discover().map_err(|e| io::Error::other(e.to_string()))?;
-        let Connected { client, kept, mut exits } = connect_or_spawn(&cfg.root)?;
+        let Connected {
+            client,
+            kept,
+            mut exits,
+        } = connect_or_spawn(&cfg.root)?;
         let rt = Runtime {
             inner: std::sync::Arc::new(Inner {
                 cfg,
@@ -136,7 +146,11 @@ impl Runtime {
         for c in self.all() {
             let (status, policy, by_user) = {
                 let rec = c.rec();
-                (rec.state.status, rec.spec.restart, rec.state.stopped_by_user)
+                (
+                    rec.state.status,
+                    rec.spec.restart,
+                    rec.state.stopped_by_user,
+                )
             };
             if status == ContainerStatus::Exited && policy.restarts_on_daemon_start(by_user) {
                 let _op = c.op.lock().await;

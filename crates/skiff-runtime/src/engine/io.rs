@@ -11,9 +11,9 @@ use skiff_types::{
     ApiError, Control, ErrorKind, ExecSpec, Frame, FrameKind, LogOptions, LogStream,
 };
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
-use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// A client's connection to a process: frames out, frames in.
@@ -33,7 +33,9 @@ pub(super) struct ExecState {
 /// Reads `fd` until EOF (or EIO from a pty whose other side closed), handing each chunk to `sink`.
 async fn pump(fd: OwnedFd, mut sink: impl FnMut(&[u8]) + Send) {
     // "unchecked": the fd may be a pty master rather than a FIFO; both poll the same way.
-    let Ok(mut rx) = pipe::Receiver::from_owned_fd_unchecked(fd) else { return };
+    let Ok(mut rx) = pipe::Receiver::from_owned_fd_unchecked(fd) else {
+        return;
+    };
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         match rx.read(&mut buf).await {
@@ -65,7 +67,11 @@ impl Runtime {
                 hub.stdin = master.try_clone().ok().map(Arc::new);
                 vec![(master, LogStream::Stdout)]
             }
-            ProcStdio::Pipes { stdout, stderr, stdin } => {
+            ProcStdio::Pipes {
+                stdout,
+                stderr,
+                stdin,
+            } => {
                 hub.tty = false;
                 hub.stdin = stdin.map(Arc::new);
                 vec![(stdout, LogStream::Stdout), (stderr, LogStream::Stderr)]
@@ -93,7 +99,11 @@ impl Runtime {
         let rt = self.clone();
         let c2 = c.clone();
         tokio::spawn(async move { rt.feed_container(c2, in_rx).await });
-        Ok(Session { id: c.id.to_string(), output: out_rx, input: in_tx })
+        Ok(Session {
+            id: c.id.to_string(),
+            output: out_rx,
+            input: in_tx,
+        })
     }
 
     async fn feed_container(&self, c: Arc<Container>, mut input: mpsc::UnboundedReceiver<Frame>) {
@@ -134,7 +144,11 @@ impl Runtime {
                 }
                 FrameKind::Resize => {
                     if let Ok(sz) = serde_json::from_slice::<skiff_types::Resize>(&frame.data) {
-                        let _ = self.inner.keeper.resize(c.id.as_str(), None, sz.rows, sz.cols).await;
+                        let _ = self
+                            .inner
+                            .keeper
+                            .resize(c.id.as_str(), None, sz.rows, sz.cols)
+                            .await;
                     }
                 }
                 _ => {}
@@ -142,7 +156,13 @@ impl Runtime {
         }
     }
 
-    pub async fn resize(&self, r: &str, exec_id: Option<String>, rows: u16, cols: u16) -> Result<(), ApiError> {
+    pub async fn resize(
+        &self,
+        r: &str,
+        exec_id: Option<String>,
+        rows: u16,
+        cols: u16,
+    ) -> Result<(), ApiError> {
         let c = self.resolve(r)?;
         self.inner
             .keeper
@@ -157,7 +177,10 @@ impl Runtime {
         let (cspec, pid) = {
             let rec = c.rec();
             rec.state.status.can_exec().map_err(|_| {
-                err(ErrorKind::Conflict, format!("container {} is not running", rec.id))
+                err(
+                    ErrorKind::Conflict,
+                    format!("container {} is not running", rec.id),
+                )
             })?;
             (rec.spec.clone(), rec.state.pid)
         };
@@ -166,7 +189,10 @@ impl Runtime {
         }
         let rootfs = std::path::Path::new(&cspec.rootfs);
         let user = launch::resolve_user(rootfs, spec.user.as_deref().or(cspec.user.as_deref()))?;
-        let hostname = cspec.hostname.clone().unwrap_or_else(|| c.id.short().to_string());
+        let hostname = cspec
+            .hostname
+            .clone()
+            .unwrap_or_else(|| c.id.short().to_string());
         let mut env_in = cspec.env.clone();
         env_in.extend(spec.env.iter().cloned());
         let caps = launch::capabilities(&cspec)?;
@@ -175,14 +201,20 @@ impl Runtime {
             target_pid: pid,
             args: spec.cmd.clone(),
             env: launch::environment(&env_in, &hostname, &user.home, spec.tty),
-            cwd: spec.working_dir.or(cspec.working_dir).unwrap_or_else(|| "/".into()),
+            cwd: spec
+                .working_dir
+                .or(cspec.working_dir)
+                .unwrap_or_else(|| "/".into()),
             uid: user.uid,
             gid: user.gid,
             additional_gids: user.groups,
             capabilities: caps.bits(),
             no_new_privileges: true,
             seccomp: launch::seccomp_choice(&cspec.seccomp)?,
-            stdio: StdioMode { tty: spec.tty, open_stdin: spec.open_stdin },
+            stdio: StdioMode {
+                tty: spec.tty,
+                open_stdin: spec.open_stdin,
+            },
             cgroup_procs: self.cgroup_of(&c).procs_files(),
         };
         let (_pid, stdio) = self
@@ -190,7 +222,9 @@ impl Runtime {
             .keeper
             .exec(c.id.as_str(), &exec_id, launch)
             .await
-            .map_err(|e| ApiError::new(ErrorKind::Invalid, e.message).with_exit_code(e.exit_code))?;
+            .map_err(|e| {
+                ApiError::new(ErrorKind::Invalid, e.message).with_exit_code(e.exit_code)
+            })?;
         let (out_tx, out_rx) = mpsc::unbounded_channel();
         let (in_tx, in_rx) = mpsc::unbounded_channel();
         let (streams, stdin): (Vec<(OwnedFd, FrameKind)>, Option<OwnedFd>) = match stdio {
@@ -198,9 +232,14 @@ impl Runtime {
                 let input = master.try_clone().ok();
                 (vec![(master, FrameKind::Stdout)], input)
             }
-            ProcStdio::Pipes { stdout, stderr, stdin } => {
-                (vec![(stdout, FrameKind::Stdout), (stderr, FrameKind::Stderr)], stdin)
-            }
+            ProcStdio::Pipes {
+                stdout,
+                stderr,
+                stdin,
+            } => (
+                vec![(stdout, FrameKind::Stdout), (stderr, FrameKind::Stderr)],
+                stdin,
+            ),
         };
         let pumps = streams
             .into_iter()
@@ -211,15 +250,33 @@ impl Runtime {
                 }))
             })
             .collect();
-        let state = ExecState { container: c.id.to_string(), output: out_tx, pumps };
-        self.inner.execs.lock().unwrap_or_else(|p| p.into_inner()).insert(exec_id.clone(), state);
+        let state = ExecState {
+            container: c.id.to_string(),
+            output: out_tx,
+            pumps,
+        };
+        self.inner
+            .execs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(exec_id.clone(), state);
         let rt = self.clone();
         let (cid, eid) = (c.id.to_string(), exec_id.clone());
         tokio::spawn(async move { rt.feed_exec(cid, eid, stdin, in_rx).await });
-        Ok(Session { id: exec_id, output: out_rx, input: in_tx })
+        Ok(Session {
+            id: exec_id,
+            output: out_rx,
+            input: in_tx,
+        })
     }
 
-    async fn feed_exec(&self, cid: String, eid: String, stdin: Option<OwnedFd>, mut input: mpsc::UnboundedReceiver<Frame>) {
+    async fn feed_exec(
+        &self,
+        cid: String,
+        eid: String,
+        stdin: Option<OwnedFd>,
+        mut input: mpsc::UnboundedReceiver<Frame>,
+    ) {
         // Own the only copy: dropping the writer must be what closes the process's stdin.
         let mut writer = stdin.as_ref().and_then(writer);
         drop(stdin);
@@ -235,7 +292,11 @@ impl Runtime {
                 FrameKind::CloseStdin => writer = None,
                 FrameKind::Resize => {
                     if let Ok(sz) = serde_json::from_slice::<skiff_types::Resize>(&frame.data) {
-                        let _ = self.inner.keeper.resize(&cid, Some(&eid), sz.rows, sz.cols).await;
+                        let _ = self
+                            .inner
+                            .keeper
+                            .resize(&cid, Some(&eid), sz.rows, sz.cols)
+                            .await;
                     }
                 }
                 _ => {}
@@ -244,17 +305,33 @@ impl Runtime {
     }
 
     pub(super) async fn on_exec_exit(&self, exec_id: &str, exit_code: i32) {
-        let state = self.inner.execs.lock().unwrap_or_else(|p| p.into_inner()).remove(exec_id);
+        let state = self
+            .inner
+            .execs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(exec_id);
         let Some(state) = state else { return };
         for p in state.pumps {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(2), p).await;
         }
-        let _ = state.output.send(Frame::control(&Control::Exit { exit_code, oom_killed: false }));
-        let _ = self.inner.keeper.forget(&state.container, Some(exec_id)).await;
+        let _ = state.output.send(Frame::control(&Control::Exit {
+            exit_code,
+            oom_killed: false,
+        }));
+        let _ = self
+            .inner
+            .keeper
+            .forget(&state.container, Some(exec_id))
+            .await;
     }
 
     /// `logs`: past records, then (with follow) new output until the container exits.
-    pub async fn logs(&self, r: &str, opts: LogOptions) -> Result<mpsc::UnboundedReceiver<Frame>, ApiError> {
+    pub async fn logs(
+        &self,
+        r: &str,
+        opts: LogOptions,
+    ) -> Result<mpsc::UnboundedReceiver<Frame>, ApiError> {
         let c = self.resolve(r)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let (live_tx, mut live_rx) = mpsc::unbounded_channel();
@@ -268,7 +345,11 @@ impl Runtime {
             }
             past
         };
-        let (want_out, want_err) = if !opts.stdout && !opts.stderr { (true, true) } else { (opts.stdout, opts.stderr) };
+        let (want_out, want_err) = if !opts.stdout && !opts.stderr {
+            (true, true)
+        } else {
+            (opts.stdout, opts.stderr)
+        };
         for rec in select(past, want_out, want_err, opts.tail) {
             let mut data = Vec::new();
             if opts.timestamps {
@@ -308,4 +389,3 @@ impl Runtime {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
-

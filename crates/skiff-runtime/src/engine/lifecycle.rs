@@ -5,7 +5,7 @@ use crate::keeper::proto::{ExitRecord, LaunchSpec, StdioMode};
 use crate::launch;
 use skiff_sys::cgroup::{Cgroup, Resources};
 use skiff_types::restart::ExitFacts;
-use skiff_types::{ApiError, Control, ContainerStatus, ErrorKind, NetworkMode, WaitResponse};
+use skiff_types::{ApiError, ContainerStatus, Control, ErrorKind, NetworkMode, WaitResponse};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +20,9 @@ impl Runtime {
         if status.is_alive() {
             return Ok(()); // docker start of a running container is a no-op
         }
-        status.can_start().map_err(|e| err(ErrorKind::Conflict, e.to_string()))?;
+        status
+            .can_start()
+            .map_err(|e| err(ErrorKind::Conflict, e.to_string()))?;
         self.start_locked(&c).await
     }
 
@@ -85,7 +87,10 @@ impl Runtime {
         let spec = c.rec().spec.clone();
         let rootfs = std::path::Path::new(&spec.rootfs);
         let user = launch::resolve_user(rootfs, spec.user.as_deref())?;
-        let hostname = spec.hostname.clone().unwrap_or_else(|| c.id.short().to_string());
+        let hostname = spec
+            .hostname
+            .clone()
+            .unwrap_or_else(|| c.id.short().to_string());
         let caps = launch::capabilities(&spec)?;
         let no_new_privileges = !spec.labels.contains_key("skiff.allow-new-privileges");
         let (procs, v2_dir) = cgroup_targets(&self.inner.layout, cgroup);
@@ -109,7 +114,10 @@ impl Runtime {
             no_new_privileges,
             seccomp: launch::seccomp_choice(&spec.seccomp)?,
             rlimits: launch::default_rlimits(),
-            stdio: StdioMode { tty: spec.tty, open_stdin: spec.open_stdin },
+            stdio: StdioMode {
+                tty: spec.tty,
+                open_stdin: spec.open_stdin,
+            },
             cgroup_procs: procs,
             cgroup_dir_v2: v2_dir,
         })
@@ -117,7 +125,11 @@ impl Runtime {
 
     /// Signals the init (thawing a paused one so the signal lands).
     async fn signal(&self, c: &Container, signal: i32) -> Result<(), ApiError> {
-        c.rec().state.status.can_kill().map_err(|e| err(ErrorKind::Conflict, e.to_string()))?;
+        c.rec()
+            .state
+            .status
+            .can_kill()
+            .map_err(|e| err(ErrorKind::Conflict, e.to_string()))?;
         self.inner
             .keeper
             .signal(c.id.as_str(), None, signal)
@@ -142,7 +154,10 @@ impl Runtime {
         let c = self.resolve(r)?;
         if !c.rec().state.status.is_alive() {
             let status = c.rec().state.status;
-            return Err(err(ErrorKind::Conflict, format!("Container {} is not running (it is {status})", c.id)));
+            return Err(err(
+                ErrorKind::Conflict,
+                format!("Container {} is not running (it is {status})", c.id),
+            ));
         }
         self.mark_stopped_by_user(&c);
         self.signal(&c, signal).await
@@ -154,7 +169,11 @@ impl Runtime {
         self.stop_locked(&c, timeout).await
     }
 
-    pub(super) async fn stop_locked(&self, c: &Arc<Container>, timeout: Option<u32>) -> Result<(), ApiError> {
+    pub(super) async fn stop_locked(
+        &self,
+        c: &Arc<Container>,
+        timeout: Option<u32>,
+    ) -> Result<(), ApiError> {
         self.mark_stopped_by_user(c);
         if !c.rec().state.status.is_alive() {
             return Ok(());
@@ -162,7 +181,8 @@ impl Runtime {
         let secs = timeout.or(c.rec().spec.stop_timeout).unwrap_or(10);
         let mut exits = c.exits.subscribe();
         if secs > 0 && self.signal(c, SIGTERM).await.is_ok() {
-            let exited = tokio::time::timeout(Duration::from_secs(secs.into()), exits.changed()).await;
+            let exited =
+                tokio::time::timeout(Duration::from_secs(secs.into()), exits.changed()).await;
             if exited.is_ok() {
                 return Ok(());
             }
@@ -177,7 +197,11 @@ impl Runtime {
     pub async fn pause(&self, r: &str) -> Result<(), ApiError> {
         let c = self.resolve(r)?;
         let _op = c.op.lock().await;
-        c.rec().state.status.can_pause().map_err(|e| err(ErrorKind::Conflict, e.to_string()))?;
+        c.rec()
+            .state
+            .status
+            .can_pause()
+            .map_err(|e| err(ErrorKind::Conflict, e.to_string()))?;
         self.cgroup_of(&c).freeze().map_err(internal)?;
         let mut rec = c.rec();
         rec.state.status = ContainerStatus::Paused;
@@ -187,7 +211,11 @@ impl Runtime {
     pub async fn unpause(&self, r: &str) -> Result<(), ApiError> {
         let c = self.resolve(r)?;
         let _op = c.op.lock().await;
-        c.rec().state.status.can_unpause().map_err(|e| err(ErrorKind::Conflict, e.to_string()))?;
+        c.rec()
+            .state
+            .status
+            .can_unpause()
+            .map_err(|e| err(ErrorKind::Conflict, e.to_string()))?;
         self.cgroup_of(&c).thaw().map_err(internal)?;
         let mut rec = c.rec();
         rec.state.status = ContainerStatus::Running;
@@ -219,7 +247,11 @@ impl Runtime {
         }
         let _ = self.inner.keeper.forget(c.id.as_str(), None).await;
         let _ = self.cgroup_of(c).destroy();
-        self.inner.containers.lock().unwrap_or_else(|p| p.into_inner()).remove(c.id.as_str());
+        self.inner
+            .containers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(c.id.as_str());
         c.hub().log = None;
         std::fs::remove_dir_all(&c.dir.0).or_else(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Ok(()),
@@ -237,13 +269,19 @@ impl Runtime {
                 let done = st.status == ContainerStatus::Exited && st.finished_at >= st.started_at
                     || st.status == ContainerStatus::Dead;
                 if done {
-                    return Ok(WaitResponse { exit_code: st.exit_code, oom_killed: st.oom_killed });
+                    return Ok(WaitResponse {
+                        exit_code: st.exit_code,
+                        oom_killed: st.oom_killed,
+                    });
                 }
             }
             if exits.changed().await.is_err() {
                 // The container was removed (--rm) after its exit was recorded.
                 let rec = c.rec();
-                return Ok(WaitResponse { exit_code: rec.state.exit_code, oom_killed: rec.state.oom_killed });
+                return Ok(WaitResponse {
+                    exit_code: rec.state.exit_code,
+                    oom_killed: rec.state.oom_killed,
+                });
             }
         }
     }
@@ -254,7 +292,9 @@ impl Runtime {
             self.on_exec_exit(exec_id, record.exit_code).await;
             return;
         }
-        let Ok(c) = self.resolve(&record.id) else { return };
+        let Ok(c) = self.resolve(&record.id) else {
+            return;
+        };
         let pumps = std::mem::take(&mut c.hub().pumps);
         for p in pumps {
             let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
@@ -291,7 +331,10 @@ impl Runtime {
         }
         {
             let mut hub = c.hub();
-            let frame = skiff_types::Frame::control(&Control::Exit { exit_code: record.exit_code, oom_killed: oom });
+            let frame = skiff_types::Frame::control(&Control::Exit {
+                exit_code: record.exit_code,
+                oom_killed: oom,
+            });
             for s in hub.subscribers.drain(..) {
                 let _ = s.send(frame.clone());
             }
@@ -332,7 +375,10 @@ fn cgroup_targets(
 ) -> (Vec<std::path::PathBuf>, Option<std::path::PathBuf>) {
     let procs = cgroup.procs_files();
     if layout.is_v2() {
-        let dir = procs.first().and_then(|p| p.parent()).map(|p| p.to_path_buf());
+        let dir = procs
+            .first()
+            .and_then(|p| p.parent())
+            .map(|p| p.to_path_buf());
         if dir.is_some() {
             return (Vec::new(), dir);
         }

@@ -100,48 +100,79 @@ impl Runtime {
     }
 
     fn all(&self) -> Vec<Arc<Container>> {
-        let map = self.inner.containers.lock().unwrap_or_else(|p| p.into_inner());
+        let map = self
+            .inner
+            .containers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         map.values().cloned().collect()
     }
 
     /// Finds a container by full id, unique id prefix or name.
     pub(crate) fn resolve(&self, r: &str) -> Result<Arc<Container>, ApiError> {
-        let map = self.inner.containers.lock().unwrap_or_else(|p| p.into_inner());
+        let map = self
+            .inner
+            .containers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if let Some(c) = map.get(r) {
             return Ok(c.clone());
         }
-        if let Some(c) = map.values().find(|c| c.rec().name == r.trim_start_matches('/')) {
+        if let Some(c) = map
+            .values()
+            .find(|c| c.rec().name == r.trim_start_matches('/'))
+        {
             return Ok(c.clone());
         }
         let matches: Vec<_> = if r.is_empty() {
             Vec::new()
         } else {
-            map.iter().filter(|(id, _)| id.starts_with(r)).map(|(_, c)| c.clone()).collect()
+            map.iter()
+                .filter(|(id, _)| id.starts_with(r))
+                .map(|(_, c)| c.clone())
+                .collect()
         };
         match matches.len() {
             1 => Ok(matches[0].clone()),
             0 => Err(err(ErrorKind::NotFound, format!("No such container: {r}"))),
-            _ => Err(err(ErrorKind::Invalid, format!("multiple containers match {r:?}: use more characters"))),
+            _ => Err(err(
+                ErrorKind::Invalid,
+                format!("multiple containers match {r:?}: use more characters"),
+            )),
         }
     }
 
     fn cgroup_of(&self, c: &Container) -> Cgroup {
-        Cgroup::open(&self.inner.layout, &self.cfg().cgroup_parent.join(c.id.as_str()))
+        Cgroup::open(
+            &self.inner.layout,
+            &self.cfg().cgroup_parent.join(c.id.as_str()),
+        )
     }
 
     fn register(&self, rec: ContainerRecord) -> Result<Arc<Container>, ApiError> {
         let dir = ContainerDir::new(self.root(), rec.id.as_str());
-        let log = LogWriter::open(&dir.log(), self.cfg().log_max_size, self.cfg().log_max_files)
-            .map_err(|e| internal(format!("open log {}: {e}", dir.log().display())))?;
+        let log = LogWriter::open(
+            &dir.log(),
+            self.cfg().log_max_size,
+            self.cfg().log_max_files,
+        )
+        .map_err(|e| internal(format!("open log {}: {e}", dir.log().display())))?;
         let c = Arc::new(Container {
             id: rec.id.clone(),
             dir,
             rec: Mutex::new(rec),
-            io: Mutex::new(IoHub { log: Some(log), ..Default::default() }),
+            io: Mutex::new(IoHub {
+                log: Some(log),
+                ..Default::default()
+            }),
             exits: watch::channel(0).0,
             op: tokio::sync::Mutex::new(()),
         });
-        let mut map = self.inner.containers.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self
+            .inner
+            .containers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         map.insert(c.id.to_string(), c.clone());
         Ok(c)
     }
@@ -150,13 +181,19 @@ impl Runtime {
     pub async fn create(&self, spec: ContainerSpec) -> Result<ContainerId, ApiError> {
         validate(&spec)?;
         let name = match &spec.name {
-            Some(n) => ContainerName::parse(n).map_err(|e| err(ErrorKind::Invalid, e.to_string()))?.to_string(),
+            Some(n) => ContainerName::parse(n)
+                .map_err(|e| err(ErrorKind::Invalid, e.to_string()))?
+                .to_string(),
             None => names::generate(&self.taken_names()),
         };
         // Hold the map lock across the name check and insert, so two creates can't both take a name.
         let id = ContainerId::from_bytes(random_bytes().map_err(internal)?);
         {
-            let map = self.inner.containers.lock().unwrap_or_else(|p| p.into_inner());
+            let map = self
+                .inner
+                .containers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             if let Some(other) = map.values().find(|c| c.rec().name == name) {
                 return Err(err(
                     ErrorKind::Conflict,
@@ -205,7 +242,7 @@ impl Runtime {
             .map(|c| summary(&c.rec(), now))
             .filter(|s| all || s.status.is_alive() || s.status == ContainerStatus::Restarting)
             .collect();
-        out.sort_by(|a, b| b.created.cmp(&a.created));
+        out.sort_by_key(|s| std::cmp::Reverse(s.created));
         Ok(out)
     }
 
@@ -220,7 +257,12 @@ impl Runtime {
             state: rec.state,
             restart_count: rec.restart_count,
             log_path: c.dir.log().display().to_string(),
-            cgroup: self.cfg().cgroup_parent.join(c.id.as_str()).display().to_string(),
+            cgroup: self
+                .cfg()
+                .cgroup_parent
+                .join(c.id.as_str())
+                .display()
+                .to_string(),
         })
     }
 
@@ -233,7 +275,12 @@ impl Runtime {
         let s = if alive {
             self.cgroup_of(&c).stats().map_err(internal)?
         } else {
-            skiff_sys::cgroup::CgroupStats { memory_usage: 0, memory_limit: None, cpu_usage_ns: 0, pids_current: 0 }
+            skiff_sys::cgroup::CgroupStats {
+                memory_usage: 0,
+                memory_limit: None,
+                cpu_usage_ns: 0,
+                pids_current: 0,
+            }
         };
         Ok(StatsSample {
             id: c.id.clone(),
@@ -251,11 +298,19 @@ fn validate(spec: &ContainerSpec) -> Result<(), ApiError> {
     let invalid = |m: String| err(ErrorKind::Invalid, m);
     let rootfs = Path::new(&spec.rootfs);
     if spec.rootfs.is_empty() || !rootfs.is_absolute() {
-        return Err(invalid(format!("rootfs must be an absolute path, got {:?}", spec.rootfs)));
+        return Err(invalid(format!(
+            "rootfs must be an absolute path, got {:?}",
+            spec.rootfs
+        )));
     }
     match std::fs::metadata(rootfs) {
         Ok(m) if m.is_dir() => {}
-        Ok(_) => return Err(invalid(format!("rootfs {} is not a directory", spec.rootfs))),
+        Ok(_) => {
+            return Err(invalid(format!(
+                "rootfs {} is not a directory",
+                spec.rootfs
+            )))
+        }
         Err(e) => return Err(invalid(format!("rootfs {}: {e}", spec.rootfs))),
     }
     if spec.argv().is_empty() {
@@ -285,10 +340,18 @@ fn summary(rec: &ContainerRecord, now: u64) -> ContainerSummary {
         ContainerStatus::Running => format!("Up {}", human_duration(secs(st.started_at))),
         ContainerStatus::Paused => format!("Up {} (Paused)", human_duration(secs(st.started_at))),
         ContainerStatus::Restarting => {
-            format!("Restarting ({}) {} ago", st.exit_code, human_duration(secs(st.finished_at)))
+            format!(
+                "Restarting ({}) {} ago",
+                st.exit_code,
+                human_duration(secs(st.finished_at))
+            )
         }
         ContainerStatus::Exited => {
-            format!("Exited ({}) {} ago", st.exit_code, human_duration(secs(st.finished_at)))
+            format!(
+                "Exited ({}) {} ago",
+                st.exit_code,
+                human_duration(secs(st.finished_at))
+            )
         }
         ContainerStatus::Dead => "Dead".to_string(),
     };

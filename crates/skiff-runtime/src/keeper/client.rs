@@ -2,7 +2,9 @@
 //! stream of exits. A reader thread owns the receiving half; callers await
 //! their reply on a oneshot channel keyed by sequence number.
 
-use super::proto::{Envelope, ExecLaunch, ExitRecord, FdLayout, LaunchSpec, Reply, Request, MAX_MESSAGE};
+use super::proto::{
+    Envelope, ExecLaunch, ExitRecord, FdLayout, LaunchSpec, Reply, Request, MAX_MESSAGE,
+};
 use super::socket_path;
 use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
 use skiff_sys::fdpass::{recv_with_fds, send_with_fds};
@@ -17,21 +19,37 @@ use tokio::sync::{mpsc, oneshot};
 /// A process's stdio as the daemon holds it.
 #[derive(Debug)]
 pub enum ProcStdio {
-    Tty { master: OwnedFd },
-    Pipes { stdout: OwnedFd, stderr: OwnedFd, stdin: Option<OwnedFd> },
+    Tty {
+        master: OwnedFd,
+    },
+    Pipes {
+        stdout: OwnedFd,
+        stderr: OwnedFd,
+        stdin: Option<OwnedFd>,
+    },
 }
 
 impl ProcStdio {
     fn from_fds(layout: FdLayout, mut fds: Vec<OwnedFd>) -> io::Result<Self> {
         let bad = || io::Error::new(io::ErrorKind::InvalidData, "keeper sent too few fds");
         if layout.tty {
-            return Ok(ProcStdio::Tty { master: fds.pop().ok_or_else(bad)? });
+            return Ok(ProcStdio::Tty {
+                master: fds.pop().ok_or_else(bad)?,
+            });
         }
         let mut it = fds.into_iter();
         let stdout = it.next().ok_or_else(bad)?;
         let stderr = it.next().ok_or_else(bad)?;
-        let stdin = if layout.stdin { Some(it.next().ok_or_else(bad)?) } else { None };
-        Ok(ProcStdio::Pipes { stdout, stderr, stdin })
+        let stdin = if layout.stdin {
+            Some(it.next().ok_or_else(bad)?)
+        } else {
+            None
+        };
+        Ok(ProcStdio::Pipes {
+            stdout,
+            stderr,
+            stdin,
+        })
     }
 }
 
@@ -71,9 +89,17 @@ pub struct Connected {
 impl KeeperClient {
     /// Connects to the keeper under `root` and says hello.
     pub fn connect(root: &Path) -> io::Result<Connected> {
-        let fd = socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None)?;
+        let fd = socket(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )?;
         connect(fd.as_raw_fd(), &UnixAddr::new(&socket_path(root))?)?;
-        let hello = serde_json::to_vec(&Envelope { seq: 0, request: Request::Hello })?;
+        let hello = serde_json::to_vec(&Envelope {
+            seq: 0,
+            request: Request::Hello,
+        })?;
         send_with_fds(fd.as_fd(), &hello, &[])?;
         let mut buf = vec![0u8; MAX_MESSAGE];
         let (keeper_pid, count) = match recv_reply(&fd, &mut buf)?.0 {
@@ -83,9 +109,22 @@ impl KeeperClient {
         let mut kept = Vec::with_capacity(count);
         for _ in 0..count {
             match recv_reply(&fd, &mut buf)? {
-                (Reply::Kept { id, exec_id, pid, fds }, got) => {
+                (
+                    Reply::Kept {
+                        id,
+                        exec_id,
+                        pid,
+                        fds,
+                    },
+                    got,
+                ) => {
                     let stdio = ProcStdio::from_fds(fds, got)?;
-                    kept.push(KeptProc { id, exec_id, pid, stdio });
+                    kept.push(KeptProc {
+                        id,
+                        exec_id,
+                        pid,
+                        stdio,
+                    });
                 }
                 (other, _) => return Err(proto_err(format!("expected Kept, got {other:?}"))),
             }
@@ -97,59 +136,128 @@ impl KeeperClient {
         std::thread::Builder::new()
             .name("keeper-reader".into())
             .spawn(move || read_loop(&reader_sock, &reader_waiters, &tx))?;
-        let client = KeeperClient { sock, seq: AtomicU64::new(1), waiters, keeper_pid };
-        Ok(Connected { client, kept, exits })
+        let client = KeeperClient {
+            sock,
+            seq: AtomicU64::new(1),
+            waiters,
+            keeper_pid,
+        };
+        Ok(Connected {
+            client,
+            kept,
+            exits,
+        })
     }
 
     async fn call(&self, request: Request) -> io::Result<(Reply, Vec<OwnedFd>)> {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        self.waiters.lock().map_err(|_| proto_err("poisoned".into()))?.insert(seq, tx);
+        self.waiters
+            .lock()
+            .map_err(|_| proto_err("poisoned".into()))?
+            .insert(seq, tx);
         let bytes = serde_json::to_vec(&Envelope { seq, request })?;
         send_with_fds(self.sock.as_fd(), &bytes, &[])?;
-        rx.await.map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the keeper went away"))
+        rx.await
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the keeper went away"))
     }
 
     async fn launch(&self, request: Request) -> Result<(i32, ProcStdio), LaunchError> {
-        let internal = |e: io::Error| LaunchError { message: format!("keeper: {e}"), exit_code: 125 };
+        let internal = |e: io::Error| LaunchError {
+            message: format!("keeper: {e}"),
+            exit_code: 125,
+        };
         match self.call(request).await.map_err(internal)? {
             (Reply::Spawned { pid, fds, .. }, got) => {
                 Ok((pid, ProcStdio::from_fds(fds, got).map_err(internal)?))
             }
-            (Reply::Failed { message, exit_code, .. }, _) => Err(LaunchError { message, exit_code }),
+            (
+                Reply::Failed {
+                    message, exit_code, ..
+                },
+                _,
+            ) => Err(LaunchError { message, exit_code }),
             (other, _) => Err(internal(proto_err(format!("unexpected {other:?}")))),
         }
     }
 
     pub async fn spawn(&self, id: &str, spec: LaunchSpec) -> Result<(i32, ProcStdio), LaunchError> {
-        self.launch(Request::Spawn { id: id.to_string(), spec: Box::new(spec) }).await
+        self.launch(Request::Spawn {
+            id: id.to_string(),
+            spec: Box::new(spec),
+        })
+        .await
     }
 
-    pub async fn exec(&self, id: &str, exec_id: &str, spec: ExecLaunch) -> Result<(i32, ProcStdio), LaunchError> {
-        let request = Request::Exec { id: id.into(), exec_id: exec_id.into(), spec: Box::new(spec) };
+    pub async fn exec(
+        &self,
+        id: &str,
+        exec_id: &str,
+        spec: ExecLaunch,
+    ) -> Result<(i32, ProcStdio), LaunchError> {
+        let request = Request::Exec {
+            id: id.into(),
+            exec_id: exec_id.into(),
+            spec: Box::new(spec),
+        };
         self.launch(request).await
     }
 
     async fn simple(&self, request: Request) -> Result<(), LaunchError> {
         match self.call(request).await {
             Ok((Reply::Done { .. }, _)) => Ok(()),
-            Ok((Reply::Failed { message, exit_code, .. }, _)) => Err(LaunchError { message, exit_code }),
-            Ok((other, _)) => Err(LaunchError { message: format!("keeper: unexpected {other:?}"), exit_code: 125 }),
-            Err(e) => Err(LaunchError { message: format!("keeper: {e}"), exit_code: 125 }),
+            Ok((
+                Reply::Failed {
+                    message, exit_code, ..
+                },
+                _,
+            )) => Err(LaunchError { message, exit_code }),
+            Ok((other, _)) => Err(LaunchError {
+                message: format!("keeper: unexpected {other:?}"),
+                exit_code: 125,
+            }),
+            Err(e) => Err(LaunchError {
+                message: format!("keeper: {e}"),
+                exit_code: 125,
+            }),
         }
     }
 
-    pub async fn signal(&self, id: &str, exec_id: Option<&str>, signal: i32) -> Result<(), LaunchError> {
-        let request = Request::Signal { id: id.into(), exec_id: exec_id.map(Into::into), signal };
+    pub async fn signal(
+        &self,
+        id: &str,
+        exec_id: Option<&str>,
+        signal: i32,
+    ) -> Result<(), LaunchError> {
+        let request = Request::Signal {
+            id: id.into(),
+            exec_id: exec_id.map(Into::into),
+            signal,
+        };
         self.simple(request).await
     }
 
     pub async fn forget(&self, id: &str, exec_id: Option<&str>) -> Result<(), LaunchError> {
-        self.simple(Request::Forget { id: id.into(), exec_id: exec_id.map(Into::into) }).await
+        self.simple(Request::Forget {
+            id: id.into(),
+            exec_id: exec_id.map(Into::into),
+        })
+        .await
     }
 
-    pub async fn resize(&self, id: &str, exec_id: Option<&str>, rows: u16, cols: u16) -> Result<(), LaunchError> {
-        let request = Request::Resize { id: id.into(), exec_id: exec_id.map(Into::into), rows, cols };
+    pub async fn resize(
+        &self,
+        id: &str,
+        exec_id: Option<&str>,
+        rows: u16,
+        cols: u16,
+    ) -> Result<(), LaunchError> {
+        let request = Request::Resize {
+            id: id.into(),
+            exec_id: exec_id.map(Into::into),
+            rows,
+            cols,
+        };
         self.simple(request).await
     }
 }
@@ -161,7 +269,10 @@ fn proto_err(msg: String) -> io::Error {
 fn recv_reply(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<(Reply, Vec<OwnedFd>)> {
     let (n, fds) = recv_with_fds(fd.as_fd(), buf)?;
     if n == 0 {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the keeper closed the connection"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the keeper closed the connection",
+        ));
     }
     Ok((serde_json::from_slice(&buf[..n])?, fds))
 }

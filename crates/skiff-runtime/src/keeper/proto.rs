@@ -30,8 +30,15 @@ pub enum SeccompChoice {
 /// A bind or tmpfs mount inside the container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LaunchMount {
-    Bind { source: PathBuf, destination: PathBuf, read_only: bool },
-    Tmpfs { destination: PathBuf, options: String },
+    Bind {
+        source: PathBuf,
+        destination: PathBuf,
+        read_only: bool,
+    },
+    Tmpfs {
+        destination: PathBuf,
+        options: String,
+    },
 }
 
 /// Everything the keeper needs to start a container's init process.
@@ -86,12 +93,31 @@ pub enum Request {
     /// First message of a connection: the keeper answers `Welcome` then one
     /// `Kept` per process it holds (with its fds), then the exits it recorded.
     Hello,
-    Spawn { id: String, spec: Box<LaunchSpec> },
-    Exec { id: String, exec_id: String, spec: Box<ExecLaunch> },
-    Signal { id: String, exec_id: Option<String>, signal: i32 },
+    Spawn {
+        id: String,
+        spec: Box<LaunchSpec>,
+    },
+    Exec {
+        id: String,
+        exec_id: String,
+        spec: Box<ExecLaunch>,
+    },
+    Signal {
+        id: String,
+        exec_id: Option<String>,
+        signal: i32,
+    },
     /// The daemon is done with this process's fds (it exited and drained).
-    Forget { id: String, exec_id: Option<String> },
-    Resize { id: String, exec_id: Option<String>, rows: u16, cols: u16 },
+    Forget {
+        id: String,
+        exec_id: Option<String>,
+    },
+    Resize {
+        id: String,
+        exec_id: Option<String>,
+        rows: u16,
+        cols: u16,
+    },
 }
 
 /// Which fds ride along with a `Spawned` or `Kept` message, in order.
@@ -105,11 +131,29 @@ pub struct FdLayout {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Reply {
-    Welcome { keeper_pid: i32, kept: usize },
-    Kept { id: String, exec_id: Option<String>, pid: i32, fds: FdLayout },
-    Spawned { seq: u64, pid: i32, fds: FdLayout },
-    Failed { seq: u64, message: String, exit_code: i32 },
-    Done { seq: u64 },
+    Welcome {
+        keeper_pid: i32,
+        kept: usize,
+    },
+    Kept {
+        id: String,
+        exec_id: Option<String>,
+        pid: i32,
+        fds: FdLayout,
+    },
+    Spawned {
+        seq: u64,
+        pid: i32,
+        fds: FdLayout,
+    },
+    Failed {
+        seq: u64,
+        message: String,
+        exit_code: i32,
+    },
+    Done {
+        seq: u64,
+    },
     Exited(ExitRecord),
 }
 

@@ -47,7 +47,12 @@ struct Keeper {
 
 /// Runs the keeper until no daemon is connected and no process is left.
 pub fn run(root: &Path) -> io::Result<()> {
-    for sig in [Signal::SIGINT, Signal::SIGHUP, Signal::SIGPIPE, Signal::SIGTERM] {
+    for sig in [
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGPIPE,
+        Signal::SIGTERM,
+    ] {
         // Ignoring is safe: the keeper must outlive terminals and daemon restarts.
         ignore(sig)?;
     }
@@ -70,13 +75,17 @@ pub fn run(root: &Path) -> io::Result<()> {
     // concluding nobody will.
     let mut idle_since = std::time::Instant::now();
     loop {
-        let (listen_ready, client_ready, sig_ready) = wait_ready(&listener, &keeper.client, &sigfd)?;
+        let (listen_ready, client_ready, sig_ready) =
+            wait_ready(&listener, &keeper.client, &sigfd)?;
         if sig_ready {
             while sigfd.read_signal().map_err(io::Error::from)?.is_some() {}
             keeper.reap();
         }
         if listen_ready {
-            match accept4(std::os::fd::AsRawFd::as_raw_fd(&listener), SockFlag::SOCK_CLOEXEC) {
+            match accept4(
+                std::os::fd::AsRawFd::as_raw_fd(&listener),
+                SockFlag::SOCK_CLOEXEC,
+            ) {
                 Ok(fd) => {
                     // SAFETY-free conversion: accept4 returned a fresh fd we own.
                     keeper.client = Some(skiff_sys::fdpass::own_fd(fd));
@@ -106,7 +115,12 @@ fn ignore(sig: Signal) -> io::Result<()> {
 
 fn listen_on(path: &Path) -> io::Result<OwnedFd> {
     let _ = std::fs::remove_file(path);
-    let fd = socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None)?;
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
     let addr = UnixAddr::new(path)?;
     bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &addr)?;
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
@@ -138,7 +152,9 @@ fn wait_ready(
 impl Keeper {
     fn send(&mut self, reply: &Reply, fds: &[BorrowedFd<'_>]) {
         let Some(client) = &self.client else { return };
-        let Ok(bytes) = serde_json::to_vec(reply) else { return };
+        let Ok(bytes) = serde_json::to_vec(reply) else {
+            return;
+        };
         if send_with_fds(client.as_fd(), &bytes, fds).is_err() {
             // The daemon went away; the next one gets what it missed in Hello.
             self.client = None;
@@ -158,7 +174,11 @@ impl Keeper {
         let env: Envelope = match serde_json::from_slice(&buf[..n]) {
             Ok(e) => e,
             Err(e) => {
-                let failed = Reply::Failed { seq: 0, message: format!("bad request: {e}"), exit_code: 125 };
+                let failed = Reply::Failed {
+                    seq: 0,
+                    message: format!("bad request: {e}"),
+                    exit_code: 125,
+                };
                 self.send(&failed, &[]);
                 return;
             }
@@ -178,13 +198,25 @@ impl Keeper {
                 let result = self.spawn_exec(&spec);
                 self.finish_launch(seq, (id, Some(exec_id)), result);
             }
-            Request::Signal { id, exec_id, signal } => {
+            Request::Signal {
+                id,
+                exec_id,
+                signal,
+            } => {
                 let reply = match self.procs.get(&(id, exec_id)) {
                     Some(k) if !k.exited => match send_signal(k.pid, signal) {
                         Ok(()) => Reply::Done { seq },
-                        Err(e) => Reply::Failed { seq, message: e.to_string(), exit_code: 125 },
+                        Err(e) => Reply::Failed {
+                            seq,
+                            message: e.to_string(),
+                            exit_code: 125,
+                        },
                     },
-                    _ => Reply::Failed { seq, message: "process is not running".into(), exit_code: 125 },
+                    _ => Reply::Failed {
+                        seq,
+                        message: "process is not running".into(),
+                        exit_code: 125,
+                    },
                 };
                 self.send(&reply, &[]);
             }
@@ -194,13 +226,28 @@ impl Keeper {
                 }
                 self.send(&Reply::Done { seq }, &[]);
             }
-            Request::Resize { id, exec_id, rows, cols } => {
+            Request::Resize {
+                id,
+                exec_id,
+                rows,
+                cols,
+            } => {
                 let reply = match self.procs.get(&(id, exec_id)) {
-                    Some(k) if k.layout.tty => match skiff_sys::pty::set_winsize(k.fds[0].as_fd(), rows, cols) {
-                        Ok(()) => Reply::Done { seq },
-                        Err(e) => Reply::Failed { seq, message: e.to_string(), exit_code: 125 },
+                    Some(k) if k.layout.tty => {
+                        match skiff_sys::pty::set_winsize(k.fds[0].as_fd(), rows, cols) {
+                            Ok(()) => Reply::Done { seq },
+                            Err(e) => Reply::Failed {
+                                seq,
+                                message: e.to_string(),
+                                exit_code: 125,
+                            },
+                        }
+                    }
+                    _ => Reply::Failed {
+                        seq,
+                        message: "no tty to resize".into(),
+                        exit_code: 125,
                     },
-                    _ => Reply::Failed { seq, message: "no tty to resize".into(), exit_code: 125 },
                 };
                 self.send(&reply, &[]);
             }
@@ -209,7 +256,13 @@ impl Keeper {
 
     fn hello(&mut self) {
         let kept = self.procs.len();
-        self.send(&Reply::Welcome { keeper_pid: std::process::id() as i32, kept }, &[]);
+        self.send(
+            &Reply::Welcome {
+                keeper_pid: std::process::id() as i32,
+                kept,
+            },
+            &[],
+        );
         let entries: Vec<(Key, i32, FdLayout, Vec<OwnedFd>)> = self
             .procs
             .iter()
@@ -220,7 +273,15 @@ impl Keeper {
             .collect();
         for ((id, exec_id), pid, layout, fds) in entries {
             let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(|f| f.as_fd()).collect();
-            self.send(&Reply::Kept { id, exec_id, pid, fds: layout }, &borrowed);
+            self.send(
+                &Reply::Kept {
+                    id,
+                    exec_id,
+                    pid,
+                    fds: layout,
+                },
+                &borrowed,
+            );
         }
         for rec in std::mem::take(&mut self.unsent) {
             self.send(&Reply::Exited(rec), &[]);
@@ -230,43 +291,75 @@ impl Keeper {
     fn finish_launch(&mut self, seq: u64, key: Key, result: Result<Launched, (String, i32)>) {
         match result {
             Ok(l) => {
-                let borrowed: Vec<BorrowedFd<'_>> = l.daemon_fds.iter().map(|f| f.as_fd()).collect();
-                let reply = Reply::Spawned { seq, pid: l.pid, fds: l.layout };
+                let borrowed: Vec<BorrowedFd<'_>> =
+                    l.daemon_fds.iter().map(|f| f.as_fd()).collect();
+                let reply = Reply::Spawned {
+                    seq,
+                    pid: l.pid,
+                    fds: l.layout,
+                };
                 let Some(client) = &self.client else { return };
                 let bytes = serde_json::to_vec(&reply).unwrap_or_default();
                 if send_with_fds(client.as_fd(), &bytes, &borrowed).is_err() {
                     self.client = None;
                 }
                 self.by_pid.insert(l.pid, key.clone());
-                let layout = FdLayout { stdin: false, ..l.layout };
-                self.procs.insert(key, Kept { pid: l.pid, layout, fds: l.kept_fds, exited: false });
+                let layout = FdLayout {
+                    stdin: false,
+                    ..l.layout
+                };
+                self.procs.insert(
+                    key,
+                    Kept {
+                        pid: l.pid,
+                        layout,
+                        fds: l.kept_fds,
+                        exited: false,
+                    },
+                );
             }
-            Err((message, exit_code)) => self.send(&Reply::Failed { seq, message, exit_code }, &[]),
+            Err((message, exit_code)) => self.send(
+                &Reply::Failed {
+                    seq,
+                    message,
+                    exit_code,
+                },
+                &[],
+            ),
         }
     }
 
-    fn seccomp(&mut self, choice: &SeccompChoice, caps: u64) -> Result<Option<SeccompFilter>, String> {
+    fn seccomp(
+        &mut self,
+        choice: &SeccompChoice,
+        caps: u64,
+    ) -> Result<Option<SeccompFilter>, String> {
         let profile = match choice {
             SeccompChoice::Unconfined => return Ok(None),
             SeccompChoice::Default => SeccompProfile::docker_default(),
-            SeccompChoice::Profile(text) => {
-                SeccompProfile::from_docker_json(text).map_err(|e| format!("seccomp profile: {e}"))?
-            }
+            SeccompChoice::Profile(text) => SeccompProfile::from_docker_json(text)
+                .map_err(|e| format!("seccomp profile: {e}"))?,
         };
         let key = (choice.clone(), caps);
         if let Some(f) = self.seccomp_cache.get(&key) {
             return Ok(Some(f.clone()));
         }
-        let filter = profile.compile(CapSet::from_bits(caps)).map_err(|e| format!("seccomp: {e}"))?;
+        let filter = profile
+            .compile(CapSet::from_bits(caps))
+            .map_err(|e| format!("seccomp: {e}"))?;
         self.seccomp_cache.insert(key, filter.clone());
         Ok(Some(filter))
     }
 
     fn spawn_init(&mut self, s: &LaunchSpec) -> Result<Launched, (String, i32)> {
-        let seccomp = self.seccomp(&s.seccomp, s.capabilities).map_err(|m| (m, 125))?;
+        let seccomp = self
+            .seccomp(&s.seccomp, s.capabilities)
+            .map_err(|m| (m, 125))?;
         let (stdio, launched) = make_stdio(s.stdio).map_err(|e| (format!("stdio: {e}"), 125))?;
         let cgroup_fd = match &s.cgroup_dir_v2 {
-            Some(dir) => Some(open_dir(dir).map_err(|e| (format!("cgroup {}: {e}", dir.display()), 125))?),
+            Some(dir) => {
+                Some(open_dir(dir).map_err(|e| (format!("cgroup {}: {e}", dir.display()), 125))?)
+            }
             None => None,
         };
         let spec = InitSpec {
@@ -277,7 +370,11 @@ impl Keeper {
                 ipc: true,
                 net: s.net_ns,
                 cgroup: true,
-                user: s.userns.map(|(host, size)| spawn::IdMap { container_id: 0, host_id: host, size }),
+                user: s.userns.map(|(host, size)| spawn::IdMap {
+                    container_id: 0,
+                    host_id: host,
+                    size,
+                }),
             },
             lower_dirs: s.lower_dirs.clone(),
             upper_dir: s.upper_dir.clone(),
@@ -295,7 +392,15 @@ impl Keeper {
             capabilities: CapSet::from_bits(s.capabilities),
             no_new_privileges: s.no_new_privileges,
             seccomp,
-            rlimits: s.rlimits.iter().map(|&(resource, soft, hard)| Rlimit { resource, soft, hard }).collect(),
+            rlimits: s
+                .rlimits
+                .iter()
+                .map(|&(resource, soft, hard)| Rlimit {
+                    resource,
+                    soft,
+                    hard,
+                })
+                .collect(),
             masked_paths: spawn::default_masked_paths(),
             readonly_paths: spawn::default_readonly_paths(),
             stdio,
@@ -303,12 +408,16 @@ impl Keeper {
             cgroup_fd,
         };
         let pending = spawn::spawn(spec).map_err(|e| (e.to_string(), e.exit_code()))?;
-        let pid = pending.start().map_err(|e| (e.to_string(), e.exit_code()))?;
+        let pid = pending
+            .start()
+            .map_err(|e| (e.to_string(), e.exit_code()))?;
         Ok(launched.with_pid(pid))
     }
 
     fn spawn_exec(&mut self, s: &super::proto::ExecLaunch) -> Result<Launched, (String, i32)> {
-        let seccomp = self.seccomp(&s.seccomp, s.capabilities).map_err(|m| (m, 125))?;
+        let seccomp = self
+            .seccomp(&s.seccomp, s.capabilities)
+            .map_err(|m| (m, 125))?;
         let (stdio, launched) = make_stdio(s.stdio).map_err(|e| (format!("stdio: {e}"), 125))?;
         let spec = spawn::ExecSpec {
             target_pid: s.target_pid,
@@ -337,10 +446,14 @@ impl Keeper {
             };
             let (pid, exit_code, signal) = match status {
                 WaitStatus::Exited(pid, code) => (pid.as_raw(), code, None),
-                WaitStatus::Signaled(pid, sig, _) => (pid.as_raw(), 128 + sig as i32, Some(sig as i32)),
+                WaitStatus::Signaled(pid, sig, _) => {
+                    (pid.as_raw(), 128 + sig as i32, Some(sig as i32))
+                }
                 _ => continue,
             };
-            let Some(key) = self.by_pid.remove(&pid) else { continue };
+            let Some(key) = self.by_pid.remove(&pid) else {
+                continue;
+            };
             let record = ExitRecord {
                 id: key.0.clone(),
                 exec_id: key.1.clone(),
@@ -374,14 +487,26 @@ fn send_signal(pid: i32, sig: i32) -> io::Result<()> {
 
 fn mount_spec(m: &LaunchMount) -> MountSpec {
     match m {
-        LaunchMount::Bind { source, destination, read_only } => MountSpec {
+        LaunchMount::Bind {
+            source,
+            destination,
+            read_only,
+        } => MountSpec {
             destination: destination.clone(),
-            kind: MountKind::Bind { source: source.clone(), recursive: true },
+            kind: MountKind::Bind {
+                source: source.clone(),
+                recursive: true,
+            },
             read_only: *read_only,
         },
-        LaunchMount::Tmpfs { destination, options } => MountSpec {
+        LaunchMount::Tmpfs {
+            destination,
+            options,
+        } => MountSpec {
             destination: destination.clone(),
-            kind: MountKind::Tmpfs { options: options.clone() },
+            kind: MountKind::Tmpfs {
+                options: options.clone(),
+            },
             read_only: false,
         },
     }
@@ -389,7 +514,10 @@ fn mount_spec(m: &LaunchMount) -> MountSpec {
 
 fn open_dir(dir: &Path) -> io::Result<OwnedFd> {
     use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(dir)?;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY)
+        .open(dir)?;
     Ok(OwnedFd::from(f))
 }
 
@@ -410,11 +538,22 @@ impl Launched {
 
 /// Makes the container's stdio: a pty, or pipes (stdin only when asked for).
 fn make_stdio(mode: StdioMode) -> io::Result<(Stdio, Launched)> {
-    let layout = FdLayout { tty: mode.tty, stdin: mode.open_stdin && !mode.tty };
+    let layout = FdLayout {
+        tty: mode.tty,
+        stdin: mode.open_stdin && !mode.tty,
+    };
     if mode.tty {
         let (master, slave) = skiff_sys::pty::open_pty().map_err(io::Error::from)?;
         let kept = vec![master.try_clone()?];
-        return Ok((Stdio::Tty { slave }, Launched { pid: 0, layout, daemon_fds: vec![master], kept_fds: kept }));
+        return Ok((
+            Stdio::Tty { slave },
+            Launched {
+                pid: 0,
+                layout,
+                daemon_fds: vec![master],
+                kept_fds: kept,
+            },
+        ));
     }
     let (out_r, out_w) = crate::fsutil::big_pipe()?;
     let (err_r, err_w) = crate::fsutil::big_pipe()?;
@@ -429,6 +568,18 @@ fn make_stdio(mode: StdioMode) -> io::Result<(Stdio, Launched)> {
     } else {
         OwnedFd::from(std::fs::File::open("/dev/null")?)
     };
-    let stdio = Stdio::Fds { stdin, stdout: out_w, stderr: err_w };
-    Ok((stdio, Launched { pid: 0, layout, daemon_fds, kept_fds }))
+    let stdio = Stdio::Fds {
+        stdin,
+        stdout: out_w,
+        stderr: err_w,
+    };
+    Ok((
+        stdio,
+        Launched {
+            pid: 0,
+            layout,
+            daemon_fds,
+            kept_fds,
+        },
+    ))
 }

@@ -243,7 +243,13 @@ fn reset_signals() {
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &set, std::ptr::null_mut::<libc::sigset_t>(), 8usize);
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &set,
+            std::ptr::null_mut::<libc::sigset_t>(),
+            8usize,
+        );
     }
 }
 

@@ -14,20 +14,22 @@ pub struct DaemonArgs {
     pub debug: bool,
 }
 
-/// Holds an exclusive lock on ROOT/daemon.lock for the daemon's lifetime.
-fn lock_root(root: &Path) -> anyhow::Result<std::fs::File> {
+/// Takes an exclusive lock on ROOT/daemon.lock, held for the daemon's lifetime:
+/// two daemons on one state directory would fight over the same containers.
+fn lock_root(root: &Path) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
+    let path = root.join("daemon.lock");
     let f = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(root.join("daemon.lock"))
-        .with_context(|| format!("open {}", root.join("daemon.lock").display()))?;
-    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock)
-        .map(|l| l.unlock().map_err(|(_, e)| e))
-        .map_err(|(_, e)| e)
-        .and_then(|r| r)
-        .ok();
-    Ok(std::fs::File::open(root.join("daemon.lock"))?)
+        .open(&path)
+        .with_context(|| format!("open {}", path.display()))?;
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
+        anyhow::anyhow!(
+            "another skiff daemon is running on {} ({e}); stop it first",
+            root.display()
+        )
+    })
 }
 
 pub fn main(args: DaemonArgs) -> anyhow::Result<()> {

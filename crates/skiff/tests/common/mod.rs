@@ -31,8 +31,16 @@ pub fn rootfs() -> &'static Path {
     ROOTFS.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("skiff-e2e-rootfs-{}", std::process::id()));
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/rootfs.sh");
-        let out = Command::new("bash").arg(script).arg(&dir).output().expect("run rootfs.sh");
-        assert!(out.status.success(), "rootfs.sh: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("bash")
+            .arg(script)
+            .arg(&dir)
+            .output()
+            .expect("run rootfs.sh");
+        assert!(
+            out.status.success(),
+            "rootfs.sh: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         dir
     })
 }
@@ -45,9 +53,16 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start() -> Daemon {
-        let root = tempfile::Builder::new().prefix("skiff-e2e-").tempdir().expect("tempdir");
+        let root = tempfile::Builder::new()
+            .prefix("skiff-e2e-")
+            .tempdir()
+            .expect("tempdir");
         let socket = root.path().join("skiff.sock");
-        let mut d = Daemon { root, socket, child: None };
+        let mut d = Daemon {
+            root,
+            socket,
+            child: None,
+        };
         d.spawn();
         d
     }
@@ -95,7 +110,11 @@ impl Daemon {
     }
 
     pub fn keeper_pid(&self) -> Option<i32> {
-        std::fs::read_to_string(self.root.path().join("keeper.pid")).ok()?.trim().parse().ok()
+        std::fs::read_to_string(self.root.path().join("keeper.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     /// `kill -9` the daemon (not the keeper, not the containers).
@@ -182,7 +201,10 @@ impl Drop for Daemon {
             let _ = c.wait();
         }
         if let Some(k) = self.keeper_pid() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(k), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(k),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
 }
