@@ -66,7 +66,7 @@ fn pause_freezes_and_unpause_thaws() {
     );
     d.ok(&["pause", "ticker"]);
     assert_eq!(d.inspect("ticker")["state"]["status"], "paused");
-    let frozen = common::cgroup_dirs(&id).iter().any(|p| {
+    let frozen = d.cgroup_dirs(&id).iter().any(|p| {
         std::fs::read_to_string(p.join("freezer.state"))
             .map(|s| s.trim() == "FROZEN")
             .unwrap_or(false)
@@ -162,11 +162,11 @@ fn rm_leaves_nothing_behind() {
     let d = Daemon::start();
     let id = run_d(&d, "tidy", &["sleep", "60"]);
     let pid = d.inspect("tidy")["state"]["pid"].as_i64().unwrap() as i32;
-    assert!(!common::cgroup_dirs(&id).is_empty());
+    assert!(!d.cgroup_dirs(&id).is_empty());
     let err = d.skiff(&["rm", "tidy"]);
     assert!(!err.status.success(), "rm of a running container needs -f");
     d.ok(&["rm", "-f", "tidy"]);
-    assert!(common::cgroup_dirs(&id).is_empty(), "cgroups gone");
+    assert!(d.cgroup_dirs(&id).is_empty(), "cgroups gone");
     assert_eq!(common::mounts_mentioning(&id), 0, "mounts gone");
     assert!(
         !std::path::Path::new(&format!("/proc/{pid}")).exists(),

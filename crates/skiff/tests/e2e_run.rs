@@ -137,7 +137,7 @@ fn pids_limit_stops_a_fork_bomb() {
     let id = d.ok(&["run", "-d", "--pids-limit", "20", "--rootfs", r, "sh", "-c",
         "i=0; while [ $i -lt 200 ]; do (sleep 30 &) 2>/dev/null; i=$((i+1)); done; echo done; sleep 30"]);
     let id = id.trim();
-    let dir = common::cgroup_dirs(id)
+    let dir = d.cgroup_dirs(id)
         .into_iter()
         .find(|p| p.join("pids.max").exists() || p.join("pids.current").exists())
         .expect("pids cgroup");
@@ -177,7 +177,7 @@ fn cpu_quota_is_applied() {
         "30",
     ]);
     let id = id.trim();
-    let dirs = common::cgroup_dirs(id);
+    let dirs = d.cgroup_dirs(id);
     let quota = dirs
         .iter()
         .find_map(|p| std::fs::read_to_string(p.join("cpu.cfs_quota_us")).ok())
@@ -189,7 +189,38 @@ fn cpu_quota_is_applied() {
     assert!(quota.trim().starts_with("50000"), "quota {quota}");
     d.ok(&["rm", "-f", id]);
     assert!(
-        common::cgroup_dirs(id).is_empty(),
+        d.cgroup_dirs(id).is_empty(),
         "cgroups removed with the container"
     );
+}
+
+#[test]
+fn tty_userns_and_stats() {
+    if !need_root("tty_userns_and_stats") {
+        return;
+    }
+    let d = Daemon::start();
+    // -t: the container's stdio is a real pty.
+    let (code, out, err) = d.run(&["-t"], &["tty"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.trim().starts_with("/dev/pts/"), "{out:?}");
+    // --userns auto: root inside, an unprivileged range outside.
+    let (code, out, err) = d.run(&["--userns", "auto"], &["sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "0");
+    let map: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(map[0], "0");
+    assert_ne!(map[1], "0", "uid 0 inside is not host root: {out}");
+    // -u: a named user from the rootfs's /etc/passwd.
+    let (_, out, _) = d.run(&["-u", "www"], &["id"]);
+    assert!(out.starts_with("uid=33(") && out.contains("gid=33("), "{out}");
+    // stats of a running container come from its cgroup.
+    let id = d.ok(&["run", "-d", "-m", "64m", "--rootfs", common::rootfs().to_str().unwrap(), "sleep", "30"]);
+    let stats = d.ok(&["stats", "--no-stream", "--format", "json", id.trim()]);
+    let v: serde_json::Value = serde_json::from_str(stats.lines().next().unwrap_or("{}")).unwrap_or_default();
+    let v = v.get(0).cloned().unwrap_or(v);
+    assert!(v["MemUsage"].as_str().unwrap_or("").ends_with("/ 64MiB"), "memory limit in stats: {stats}");
+    assert_eq!(v["PIDs"], "1", "{stats}");
+    d.ok(&["rm", "-f", id.trim()]);
 }

@@ -266,6 +266,20 @@ impl Runtime {
         })
     }
 
+    /// Removes the (empty) parent cgroup when no container of ours is alive; called at shutdown.
+    pub fn tidy_cgroup_parent(&self) {
+        if self.all().iter().any(|c| c.rec().state.status.is_alive()) {
+            return;
+        }
+        let parent = Cgroup::open(&self.inner.layout, &self.cfg().cgroup_parent);
+        for procs in parent.procs_files() {
+            if let Some(dir) = procs.parent() {
+                // Non-recursive on purpose: another daemon may share the parent.
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+    }
+
     pub async fn stats(&self, r: &str) -> Result<StatsSample, ApiError> {
         let c = self.resolve(r)?;
         let (name, alive) = {

@@ -12,6 +12,9 @@ pub struct DaemonCmd {
     /// Start a new session (the CLI's auto-start uses this)
     #[arg(long, hide = true)]
     pub detach: bool,
+    /// Parent cgroup of every container (`<parent>/<id>` in each hierarchy)
+    #[arg(long, default_value = "skiff")]
+    pub cgroup_parent: String,
 }
 
 pub fn run_daemon(ctx: &Ctx, args: DaemonCmd) -> anyhow::Result<i32> {
@@ -27,6 +30,7 @@ pub fn run_daemon(ctx: &Ctx, args: DaemonCmd) -> anyhow::Result<i32> {
         root: ctx.root.clone(),
         socket,
         debug: args.debug,
+        cgroup_parent: PathBuf::from(args.cgroup_parent),
     })?;
     Ok(0)
 }

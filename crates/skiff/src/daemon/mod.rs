@@ -12,6 +12,7 @@ pub struct DaemonArgs {
     pub root: PathBuf,
     pub socket: PathBuf,
     pub debug: bool,
+    pub cgroup_parent: PathBuf,
 }
 
 /// Takes an exclusive lock on ROOT/daemon.lock, held for the daemon's lifetime:
@@ -48,7 +49,7 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
         .context("start the async runtime")?;
     let cfg = RuntimeConfig {
         root: args.root.clone(),
-        cgroup_parent: PathBuf::from("skiff"),
+        cgroup_parent: args.cgroup_parent.clone(),
         log_max_size: skiff_runtime::logs::DEFAULT_MAX_SIZE,
         log_max_files: skiff_runtime::logs::DEFAULT_MAX_FILES,
     };
@@ -74,9 +75,13 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
             }
         };
         eprintln!("skiff daemon: listening on {}", args.socket.display());
-        skiff_api::serve(Arc::new(engine::Adapter(engine)), &args.socket, shutdown)
+        let served = skiff_api::serve(Arc::new(engine::Adapter(engine.clone())), &args.socket, shutdown)
             .await
-            .with_context(|| format!("serve on {}", args.socket.display()))
+            .with_context(|| format!("serve on {}", args.socket.display()));
+        // Containers keep running under the keeper (like live-restore); only an
+        // empty parent cgroup is tidied away.
+        engine.tidy_cgroup_parent();
+        served
     })
 }
 

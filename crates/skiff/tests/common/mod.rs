@@ -76,6 +76,7 @@ impl Daemon {
         let child = Command::new(skiff_bin())
             .args(["--root", self.root_str(), "--host", &self.host()])
             .arg("daemon")
+            .args(["--cgroup-parent", &self.cgroup_parent()])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup log"))
             .stderr(log)
@@ -91,6 +92,12 @@ impl Daemon {
             std::thread::sleep(Duration::from_millis(10));
         }
         panic!("daemon did not come up; log:\n{}", self.log());
+    }
+
+    /// Each test daemon has its own cgroup parent, so tests never share one.
+    pub fn cgroup_parent(&self) -> String {
+        let base = self.root.path().file_name().and_then(|n| n.to_str()).unwrap_or("x");
+        format!("skiff-test-{base}")
     }
 
     pub fn root_str(&self) -> &str {
@@ -185,6 +192,13 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// Host paths of every cgroup directory of container `id` of this daemon.
+    pub fn cgroup_dirs(&self, id: &str) -> Vec<PathBuf> {
+        cgroup_dirs_in(&self.cgroup_parent(), id)
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         if self.child.is_some() {
@@ -209,18 +223,18 @@ impl Drop for Daemon {
     }
 }
 
-/// Host paths of every cgroup directory of container `id`.
-pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
+/// Host paths of every cgroup directory of container `id` under `parent`.
+pub fn cgroup_dirs_in(parent: &str, id: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
         for e in entries.flatten() {
-            let p = e.path().join("skiff").join(id);
+            let p = e.path().join(parent).join(id);
             if p.exists() {
                 out.push(p);
             }
         }
     }
-    let v2 = Path::new("/sys/fs/cgroup/skiff").join(id);
+    let v2 = Path::new("/sys/fs/cgroup").join(parent).join(id);
     if v2.exists() {
         out.push(v2);
     }
