@@ -35,6 +35,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
+pub mod fastattach;
 pub use layout::CgroupLayout;
 pub use stats::CgroupStats;
 

@@ -41,6 +41,7 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
         .with_context(|| format!("create state directory {}", args.root.display()))?;
     let _lock = lock_root(&args.root)?;
     skiff_sys::signals::set_child_subreaper().context("set child subreaper")?;
+    let _fast_attach = fast_attach(&args.root);
     std::fs::write(args.root.join("daemon.pid"), std::process::id().to_string())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -75,14 +76,35 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
             }
         };
         eprintln!("skiff daemon: listening on {}", args.socket.display());
-        let served = skiff_api::serve(Arc::new(engine::Adapter(engine.clone())), &args.socket, shutdown)
-            .await
-            .with_context(|| format!("serve on {}", args.socket.display()));
+        let served = skiff_api::serve(
+            Arc::new(engine::Adapter(engine.clone())),
+            &args.socket,
+            shutdown,
+        )
+        .await
+        .with_context(|| format!("serve on {}", args.socket.display()));
         // Containers keep running under the keeper (like live-restore); only an
         // empty parent cgroup is tidied away.
         engine.tidy_cgroup_parent();
         served
     })
+}
+
+/// On cgroup v1 hosts, holds a favordynmods mount so attaching a container to
+/// its cgroups never waits for an RCU grace period (see skiff_sys::cgroup::fastattach).
+/// Best effort: older kernels refuse the option and starts are merely slower.
+fn fast_attach(root: &Path) -> Option<skiff_sys::cgroup::fastattach::FastAttach> {
+    let layout = skiff_sys::cgroup::CgroupLayout::discover().ok()?;
+    if layout.is_v2() || std::env::var_os("SKIFF_NO_FAST_ATTACH").is_some() {
+        return None;
+    }
+    match skiff_sys::cgroup::fastattach::FastAttach::mount(&root.join("cgroup-fastattach")) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            eprintln!("skiff daemon: fast cgroup attach unavailable ({e}); starts wait for RCU");
+            None
+        }
+    }
 }
 
 /// The keeper process (started by the daemon from a sealed copy of this binary).
