@@ -69,8 +69,15 @@ fn bad_input_is_refused_cleanly() {
     assert_eq!(o.status.code(), Some(127));
     let ghost = d.inspect("ghost");
     let id = ghost["id"].as_str().unwrap().to_string();
-    assert!(d.cgroup_dirs(&id).is_empty(), "a failed start leaves no cgroup");
-    assert_eq!(common::mounts_mentioning(&id), 0, "a failed start leaves no mount");
+    assert!(
+        d.cgroup_dirs(&id).is_empty(),
+        "a failed start leaves no cgroup"
+    );
+    assert_eq!(
+        common::mounts_mentioning(&id),
+        0,
+        "a failed start leaves no mount"
+    );
     d.ok(&["rm", "-f", "ghost"]);
     assert_eq!(count(), 0);
 }

@@ -61,3 +61,22 @@ fn kill9_daemon_then_restart_adopts_everything() {
         assert_eq!(*n, i as u64, "gap or duplicate at line {i}");
     }
 }
+
+#[test]
+fn keeper_runs_from_a_sealed_copy_of_the_binary() {
+    if !need_root("keeper_runs_from_a_sealed_copy_of_the_binary") {
+        return;
+    }
+    let d = Daemon::start();
+    let keeper = d.keeper_pid().expect("keeper.pid");
+    let exe = std::fs::read_link(format!("/proc/{keeper}/exe")).unwrap();
+    assert!(
+        exe.to_string_lossy().contains("memfd:"),
+        "keeper exe {exe:?}"
+    );
+    // CVE-2019-5736: the binary every container's parent runs cannot be rewritten.
+    let opened = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/proc/{keeper}/exe"));
+    assert!(opened.is_err(), "the keeper's executable is writable");
+}

@@ -148,10 +148,12 @@ fn logs_keep_order_and_tail() {
     let tail = d.skiff(&["logs", "--tail", "3", "talker"]);
     let tail_out = String::from_utf8_lossy(&tail.stdout);
     let lines: Vec<&str> = tail_out.lines().collect();
-    assert!(lines.ends_with(&["line199", "line200"]) && lines.len() <= 3, "{lines:?}");
+    assert!(
+        lines.ends_with(&["line199", "line200"]) && lines.len() <= 3,
+        "{lines:?}"
+    );
     let ts = d.ok(&["logs", "-t", "--tail", "3", "talker"]);
     assert!(ts.starts_with("20") && ts.contains("Z line200"), "{ts}");
-
 }
 
 #[test]

@@ -89,6 +89,13 @@ fn default_container_is_confined() {
         pids.trim().parse::<u32>().unwrap_or(99) <= 3,
         "host pids visible: {pids}"
     );
+    // Only stdio reaches the program (ls's own directory fd is 3).
+    let (_, fds, _) = d.run(&[], &["ls", "/proc/self/fd"]);
+    assert_eq!(
+        fds.split_whitespace().collect::<Vec<_>>(),
+        ["0", "1", "2", "3"],
+        "{fds}"
+    );
     let (_, me, _) = d.run(&[], &["sh", "-c", "echo $$"]);
     assert_eq!(me.trim(), "1");
     let (code, _, _) = d.run(&["--read-only"], &["touch", "/x"]);
@@ -137,7 +144,8 @@ fn pids_limit_stops_a_fork_bomb() {
     let id = d.ok(&["run", "-d", "--pids-limit", "20", "--rootfs", r, "sh", "-c",
         "i=0; while [ $i -lt 200 ]; do (sleep 30 &) 2>/dev/null; i=$((i+1)); done; echo done; sleep 30"]);
     let id = id.trim();
-    let dir = d.cgroup_dirs(id)
+    let dir = d
+        .cgroup_dirs(id)
         .into_iter()
         .find(|p| p.join("pids.max").exists() || p.join("pids.current").exists())
         .expect("pids cgroup");
@@ -205,7 +213,10 @@ fn tty_userns_and_stats() {
     assert_eq!(code, 0, "{err}");
     assert!(out.trim().starts_with("/dev/pts/"), "{out:?}");
     // --userns auto: root inside, an unprivileged range outside.
-    let (code, out, err) = d.run(&["--userns", "auto"], &["sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    let (code, out, err) = d.run(
+        &["--userns", "auto"],
+        &["sh", "-c", "id -u; cat /proc/self/uid_map"],
+    );
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "0");
@@ -214,13 +225,29 @@ fn tty_userns_and_stats() {
     assert_ne!(map[1], "0", "uid 0 inside is not host root: {out}");
     // -u: a named user from the rootfs's /etc/passwd.
     let (_, out, _) = d.run(&["-u", "www"], &["id"]);
-    assert!(out.starts_with("uid=33(") && out.contains("gid=33("), "{out}");
+    assert!(
+        out.starts_with("uid=33(") && out.contains("gid=33("),
+        "{out}"
+    );
     // stats of a running container come from its cgroup.
-    let id = d.ok(&["run", "-d", "-m", "64m", "--rootfs", common::rootfs().to_str().unwrap(), "sleep", "30"]);
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "-m",
+        "64m",
+        "--rootfs",
+        common::rootfs().to_str().unwrap(),
+        "sleep",
+        "30",
+    ]);
     let stats = d.ok(&["stats", "--no-stream", "--format", "json", id.trim()]);
-    let v: serde_json::Value = serde_json::from_str(stats.lines().next().unwrap_or("{}")).unwrap_or_default();
+    let v: serde_json::Value =
+        serde_json::from_str(stats.lines().next().unwrap_or("{}")).unwrap_or_default();
     let v = v.get(0).cloned().unwrap_or(v);
-    assert!(v["MemUsage"].as_str().unwrap_or("").ends_with("/ 64MiB"), "memory limit in stats: {stats}");
+    assert!(
+        v["MemUsage"].as_str().unwrap_or("").ends_with("/ 64MiB"),
+        "memory limit in stats: {stats}"
+    );
     assert_eq!(v["PIDs"], "1", "{stats}");
     d.ok(&["rm", "-f", id.trim()]);
 }

@@ -96,7 +96,12 @@ impl Daemon {
 
     /// Each test daemon has its own cgroup parent, so tests never share one.
     pub fn cgroup_parent(&self) -> String {
-        let base = self.root.path().file_name().and_then(|n| n.to_str()).unwrap_or("x");
+        let base = self
+            .root
+            .path()
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("x");
         format!("skiff-test-{base}")
     }
 
