@@ -3,14 +3,14 @@
 # same busybox rootfs, all with cgroups, none with a network. Prints medians and ratios; never
 # asserts a timing. Run as root on a machine where these may be installed:
 #   bench/startup.sh
-# Environment: RUNS (fast peers, default 40), SLOW_RUNS (podman, docker; 15), PAR (containers started
+# Environment: RUNS (fast peers, default 40), ROUNDS (interleaved rounds they are split in; 4), SLOW_RUNS (podman, docker; 15), PAR (containers started
 # at once; 50), PAR_RUNS (5), MEM_N (sleeping containers for the memory figure; 100),
 # PEERS (default "skiff crun runc podman docker"), OUT (result dir; bench/results),
 # KEEP_TMP=1 keeps the temp dir. See bench/README.md for what each figure means.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
-RUNS=${RUNS:-40} SLOW_RUNS=${SLOW_RUNS:-15} PAR=${PAR:-50} PAR_RUNS=${PAR_RUNS:-5} MEM_N=${MEM_N:-100}
+RUNS=${RUNS:-40} ROUNDS=${ROUNDS:-4} SLOW_RUNS=${SLOW_RUNS:-15} PAR=${PAR:-50} PAR_RUNS=${PAR_RUNS:-5} MEM_N=${MEM_N:-100}
 PEERS=${PEERS:-skiff crun runc podman docker}
 OUT=${OUT:-$HERE/results}
 [ "$(id -u)" = 0 ] || { echo "startup.sh: needs root" >&2; exit 1; }
@@ -67,8 +67,13 @@ has runc && fast+=(-n runc "runc --root $BENCH_T/state-runc run -b $BUNDLE_TRUE 
 has podman && slow+=(-n podman "podman ${PODMAN_GLOBAL:-} run --rm --network none --rootfs ${PODMAN_ROOTFS:-} /bin/true")
 has docker && slow+=(-n docker "/usr/bin/docker -H ${DOCKER_SOCK:-} run --rm --network none ${DOCKER_IMAGE:-} /bin/true")
 log "run --rm /bin/true"
-[ ${#fast[@]} -eq 0 ] || hyperfine -w 5 -r "$RUNS" --export-json "$OUT/startup-fast.json" "${fast[@]}"
-[ ${#slow[@]} -eq 0 ] || hyperfine -w 2 -r "$SLOW_RUNS" --export-json "$OUT/startup-slow.json" "${slow[@]}"
+# ROUNDS interleaved rounds, pooled by report.py: load drift on a shared VM hits every peer alike.
+for ((r = 1; r <= ROUNDS; r++)); do
+  [ ${#fast[@]} -eq 0 ] || hyperfine -w 2 -r $(( (RUNS + ROUNDS - 1) / ROUNDS )) \
+    --export-json "$OUT/startup-fast-r$r.json" "${fast[@]}"
+  [ ${#slow[@]} -eq 0 ] || hyperfine -w 1 -r $(( (SLOW_RUNS + ROUNDS - 1) / ROUNDS )) \
+    --export-json "$OUT/startup-slow-r$r.json" "${slow[@]}"
+done
 
 # ---- 3. PAR containers started with -d at once ------------------------------------------------
 log "$PAR containers at once"
