@@ -18,6 +18,7 @@
 //! process inside a container can rewrite the binary through /proc/PID/exe.
 
 pub mod client;
+mod launch;
 pub mod proto;
 pub mod server;
 
