@@ -245,8 +245,9 @@ impl Runtime {
         if c.rec().state.status.is_alive() {
             return Err(err(ErrorKind::Conflict, "container is still running"));
         }
-        let _ = self.inner.keeper.forget(c.id.as_str(), None).await;
-        let _ = self.cgroup_of(c).destroy();
+        // The keeper's fds and the cgroup went with the exit (`on_exit`) or the
+        // failed start; what is left is the record, the log and the overlay dirs.
+        let _teardown = c.teardown.lock().await;
         self.inner
             .containers
             .lock()
@@ -295,15 +296,13 @@ impl Runtime {
         let Ok(c) = self.resolve(&record.id) else {
             return;
         };
+        let teardown = c.teardown.lock().await;
         let pumps = std::mem::take(&mut c.hub().pumps);
         for p in pumps {
             let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
         }
         let cgroup = self.cgroup_of(&c);
         let oom = cgroup.oom_kill_count().unwrap_or(0) > c.rec().oom_baseline;
-        let _ = cgroup.kill_all();
-        let _ = cgroup.destroy();
-        let _ = self.inner.keeper.forget(c.id.as_str(), None).await;
         let (facts, policy, auto_remove) = {
             let mut rec = c.rec();
             let ran_for = record.at.saturating_sub(rec.state.started_at);
@@ -341,6 +340,11 @@ impl Runtime {
             hub.stdin = None;
         }
         c.exits.send_modify(|n| *n += 1);
+        // Teardown after the exit is reported: the client's `run` returns sooner.
+        let _ = cgroup.kill_all();
+        let _ = cgroup.destroy();
+        let _ = self.inner.keeper.forget(c.id.as_str(), None).await;
+        drop(teardown);
         if let Some(r) = restart {
             let rt = self.clone();
             tokio::spawn(async move { rt.restart_after(c, r.delay).await });

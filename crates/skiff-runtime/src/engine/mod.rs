@@ -57,6 +57,9 @@ pub(crate) struct Container {
     /// Bumped after every exit has been fully handled.
     exits: watch::Sender<u64>,
     op: tokio::sync::Mutex<()>,
+    /// Held by exit handling until the cgroup and keeper state are torn down,
+    /// so `rm` never returns while either is still there.
+    teardown: tokio::sync::Mutex<()>,
 }
 
 impl Container {
@@ -167,6 +170,7 @@ impl Runtime {
             }),
             exits: watch::channel(0).0,
             op: tokio::sync::Mutex::new(()),
+            teardown: tokio::sync::Mutex::new(()),
         });
         let mut map = self
             .inner

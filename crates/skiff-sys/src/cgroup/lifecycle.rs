@@ -101,6 +101,10 @@ impl Cgroup {
                 return fsio::write(&file, "1");
             }
         }
+        // The common case at container exit: the pid namespace took everything down already.
+        if self.pids()?.is_empty() {
+            return Ok(());
+        }
         if self.layout.hierarchy(Controller::Freezer).is_none() {
             return self.kill_passes(KILL_PASSES);
         }
