@@ -9,6 +9,7 @@
 pub mod caps;
 pub mod cgroup;
 pub mod fdpass;
+pub mod fsroot;
 pub mod pty;
 pub mod rlimit;
 pub mod rootfs;
