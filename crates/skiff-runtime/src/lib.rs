@@ -11,6 +11,7 @@ pub mod fsutil;
 pub mod keeper;
 pub mod launch;
 pub mod logs;
+pub mod oci;
 pub mod record;
 
 pub use engine::{Runtime, RuntimeConfig, Session};

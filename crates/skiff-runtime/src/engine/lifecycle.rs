@@ -2,10 +2,10 @@
 
 use super::{err, internal, Container, Runtime};
 use crate::keeper::proto::{ExitRecord, LaunchSpec, StdioMode};
-use crate::launch;
+use crate::{launch, oci};
 use skiff_sys::cgroup::{Cgroup, Resources};
 use skiff_types::restart::ExitFacts;
-use skiff_types::{ApiError, ContainerStatus, Control, ErrorKind, NetworkMode, WaitResponse};
+use skiff_types::{ApiError, ContainerStatus, Control, ErrorKind, WaitResponse};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,44 +83,31 @@ impl Runtime {
         Ok(cgroup)
     }
 
+    /// The container's OCI runtime spec, written to `config.json` in its directory, and the
+    /// keeper's launch derived from it (the same path an OCI bundle takes).
     fn launch_spec(&self, c: &Container, cgroup: &Cgroup) -> Result<LaunchSpec, ApiError> {
         let spec = c.rec().spec.clone();
-        let rootfs = std::path::Path::new(&spec.rootfs);
-        let user = launch::resolve_user(rootfs, spec.user.as_deref())?;
-        let hostname = spec
-            .hostname
-            .clone()
-            .unwrap_or_else(|| c.id.short().to_string());
-        let caps = launch::capabilities(&spec)?;
-        let no_new_privileges = !spec.labels.contains_key("skiff.allow-new-privileges");
-        let (procs, v2_dir) = cgroup_targets(&self.inner.layout, cgroup);
-        Ok(LaunchSpec {
-            net_ns: spec.network == NetworkMode::None,
+        let ctx = oci::OciContext {
+            hostname: spec
+                .hostname
+                .clone()
+                .unwrap_or_else(|| c.id.short().to_string()),
+            cgroup_path: std::path::Path::new("/").join(cgroup.rel_path()),
             userns: spec.userns_auto.then_some((100_000, 65_536)),
-            lower_dirs: vec![rootfs.to_path_buf()],
-            upper_dir: c.dir.upper(),
-            work_dir: c.dir.work(),
-            merged_dir: c.dir.merged(),
-            read_only: spec.read_only,
-            mounts: Vec::new(),
-            env: launch::environment(&spec.env, &hostname, &user.home, spec.tty),
-            hostname,
-            args: spec.argv(),
-            cwd: spec.working_dir.clone().unwrap_or_else(|| "/".into()),
-            uid: user.uid,
-            gid: user.gid,
-            additional_gids: user.groups,
-            capabilities: caps.bits(),
-            no_new_privileges,
-            seccomp: launch::seccomp_choice(&spec.seccomp)?,
-            rlimits: launch::default_rlimits(),
-            stdio: StdioMode {
-                tty: spec.tty,
-                open_stdin: spec.open_stdin,
-            },
-            cgroup_procs: procs,
-            cgroup_dir_v2: v2_dir,
-        })
+        };
+        let config = oci::build_spec(&spec, &ctx)?;
+        let seccomp = launch::seccomp_choice(&spec.seccomp)?;
+        let json = serde_json::to_vec_pretty(&config).map_err(internal)?;
+        let path = c.dir.0.join("config.json");
+        crate::fsutil::write_atomic(&path, &json)
+            .map_err(|e| internal(format!("write {}: {e}", path.display())))?;
+        let (procs, v2_dir) = cgroup_targets(&self.inner.layout, cgroup);
+        let stdio = StdioMode {
+            tty: spec.tty,
+            open_stdin: spec.open_stdin,
+        };
+        let dirs = oci::OverlayDirs::of(&c.dir);
+        oci::launch_from_spec(&config, &dirs, stdio, seccomp, procs, v2_dir)
     }
 
     /// Signals the init (thawing a paused one so the signal lands).
