@@ -67,7 +67,11 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<i32> {
         Err(e) => Err(e),
     };
     if args.flags.rm {
-        remove_quietly(&client, &id)?;
+        // The run's own error, if any, is the one worth reporting.
+        let removed = remove_quietly(&client, &id);
+        if code.is_ok() {
+            removed?;
+        }
     }
     code
 }
