@@ -223,6 +223,9 @@ fn tty_userns_and_stats() {
     let map: Vec<&str> = lines[1].split_whitespace().collect();
     assert_eq!(map[0], "0");
     assert_ne!(map[1], "0", "uid 0 inside is not host root: {out}");
+    // --network none still has a working loopback, as with Docker.
+    let (code, out, err) = d.run(&[], &["sh", "-c", "mkdir /www && echo served > /www/index.html && httpd -p 127.0.0.1:8080 -h /www && wget -qO- http://127.0.0.1:8080/"]);
+    assert_eq!((code, out.trim()), (0, "served"), "{err}");
     // -u: a named user from the rootfs's /etc/passwd.
     let (_, out, _) = d.run(&["-u", "www"], &["id"]);
     assert!(

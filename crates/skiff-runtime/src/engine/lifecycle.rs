@@ -28,6 +28,8 @@ impl Runtime {
 
     /// Starts the container's init; the caller holds `c.op`.
     pub(super) async fn start_locked(&self, c: &Arc<Container>) -> Result<(), ApiError> {
+        // The exit of what we start must not be handled before the start is recorded.
+        let _gate = c.teardown.lock().await;
         let spec = c.rec().spec.clone();
         let cgroup = self.make_cgroup(c, &spec.resources)?;
         let launch = match self.launch_spec(c, &cgroup) {
@@ -39,7 +41,11 @@ impl Runtime {
         };
         let baseline = cgroup.oom_kill_count().unwrap_or(0);
         match self.inner.keeper.spawn(c.id.as_str(), launch).await {
-            Ok((pid, stdio)) => {
+            Ok(crate::keeper::client::Launched {
+                pid,
+                stdio,
+                namespaces,
+            }) => {
                 {
                     let mut rec = c.rec();
                     rec.state.status = ContainerStatus::Running;
@@ -52,6 +58,7 @@ impl Runtime {
                     rec.save(self.root()).map_err(internal)?;
                 }
                 self.attach_stdio(c, stdio);
+                c.hub().namespaces = namespaces;
                 Ok(())
             }
             Err(e) => {
@@ -325,13 +332,21 @@ impl Runtime {
                 let _ = s.send(frame.clone());
             }
             hub.stdin = None;
+            // Dropping the last reference unmounts the container's whole tree:
+            // do it off the async workers, after the exit was reported.
+            let namespaces = std::mem::take(&mut hub.namespaces);
+            if !namespaces.is_empty() {
+                tokio::task::spawn_blocking(move || drop(namespaces));
+            }
         }
         c.exits.send_modify(|n| *n += 1);
         // Teardown after the exit is reported: the client's `run` returns sooner.
         let _ = cgroup.kill_all();
         let _ = cgroup.destroy();
-        let _ = self.inner.keeper.forget(c.id.as_str(), None).await;
         drop(teardown);
+        let rt = self.clone();
+        let id = c.id.to_string();
+        tokio::spawn(async move { rt.inner.keeper.forget(&id, None).await });
         if let Some(r) = restart {
             let rt = self.clone();
             tokio::spawn(async move { rt.restart_after(c, r.delay).await });

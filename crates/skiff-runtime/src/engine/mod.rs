@@ -47,6 +47,8 @@ struct IoHub {
     stdin: Option<Arc<OwnedFd>>,
     tty: bool,
     pumps: Vec<tokio::task::JoinHandle<()>>,
+    /// The running init's namespaces (see `keeper::proto::FdLayout::ns`).
+    namespaces: Vec<OwnedFd>,
 }
 
 pub(crate) struct Container {
@@ -57,8 +59,9 @@ pub(crate) struct Container {
     /// Bumped after every exit has been fully handled.
     exits: watch::Sender<u64>,
     op: tokio::sync::Mutex<()>,
-    /// Held by exit handling until the cgroup and keeper state are torn down,
-    /// so `rm` never returns while either is still there.
+    /// Orders a start against its exit: held while a start is recorded (a
+    /// /bin/true can exit before the keeper's reply is even read) and while an
+    /// exit is handled and torn down (so `rm` never returns before the cgroup is gone).
     teardown: tokio::sync::Mutex<()>,
 }
 

@@ -32,6 +32,7 @@ pub enum ProcStdio {
 impl ProcStdio {
     fn from_fds(layout: FdLayout, mut fds: Vec<OwnedFd>) -> io::Result<Self> {
         let bad = || io::Error::new(io::ErrorKind::InvalidData, "keeper sent too few fds");
+
         if layout.tty {
             return Ok(ProcStdio::Tty {
                 master: fds.pop().ok_or_else(bad)?,
@@ -51,6 +52,15 @@ impl ProcStdio {
             stdin,
         })
     }
+}
+
+/// A process the keeper just started.
+#[derive(Debug)]
+pub struct Launched {
+    pub pid: i32,
+    pub stdio: ProcStdio,
+    /// The container's namespaces, held until its exit has been reported.
+    pub namespaces: Vec<OwnedFd>,
 }
 
 /// A process the keeper already held when we connected.
@@ -162,14 +172,24 @@ impl KeeperClient {
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the keeper went away"))
     }
 
-    async fn launch(&self, request: Request) -> Result<(i32, ProcStdio), LaunchError> {
+    async fn launch(&self, request: Request) -> Result<Launched, LaunchError> {
         let internal = |e: io::Error| LaunchError {
             message: format!("keeper: {e}"),
             exit_code: 125,
         };
         match self.call(request).await.map_err(internal)? {
-            (Reply::Spawned { pid, fds, .. }, got) => {
-                Ok((pid, ProcStdio::from_fds(fds, got).map_err(internal)?))
+            (Reply::Spawned { pid, fds, .. }, mut got) => {
+                let ns = usize::from(fds.ns);
+                if got.len() < ns {
+                    return Err(internal(proto_err("keeper sent too few fds".into())));
+                }
+                let namespaces = got.split_off(got.len() - ns);
+                let stdio = ProcStdio::from_fds(fds, got).map_err(internal)?;
+                Ok(Launched {
+                    pid,
+                    stdio,
+                    namespaces,
+                })
             }
             (
                 Reply::Failed {
@@ -181,7 +201,7 @@ impl KeeperClient {
         }
     }
 
-    pub async fn spawn(&self, id: &str, spec: LaunchSpec) -> Result<(i32, ProcStdio), LaunchError> {
+    pub async fn spawn(&self, id: &str, spec: LaunchSpec) -> Result<Launched, LaunchError> {
         self.launch(Request::Spawn {
             id: id.to_string(),
             spec: Box::new(spec),
@@ -200,7 +220,7 @@ impl KeeperClient {
             exec_id: exec_id.into(),
             spec: Box::new(spec),
         };
-        self.launch(request).await
+        self.launch(request).await.map(|l| (l.pid, l.stdio))
     }
 
     async fn simple(&self, request: Request) -> Result<(), LaunchError> {

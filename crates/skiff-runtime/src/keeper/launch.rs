@@ -94,7 +94,9 @@ impl Keeper {
         let pid = pending
             .start()
             .map_err(|e| (e.to_string(), e.exit_code()))?;
-        Ok(launched.with_pid(pid))
+        let mut launched = launched.with_pid(pid);
+        launched.hold_namespaces(s.net_ns);
+        Ok(launched)
     }
 
     pub(super) fn spawn_exec(
@@ -169,6 +171,18 @@ pub(super) struct Launched {
 }
 
 impl Launched {
+    /// Opens the new container's mount (and net) namespace for the daemon to hold.
+    /// Best effort: without them the exit is merely reported a little later.
+    fn hold_namespaces(&mut self, net: bool) {
+        let kinds: &[&str] = if net { &["mnt", "net"] } else { &["mnt"] };
+        for kind in kinds {
+            if let Ok(f) = std::fs::File::open(format!("/proc/{}/ns/{kind}", self.pid)) {
+                self.daemon_fds.push(OwnedFd::from(f));
+                self.layout.ns += 1;
+            }
+        }
+    }
+
     fn with_pid(mut self, pid: i32) -> Self {
         self.pid = pid;
         self
@@ -180,6 +194,7 @@ fn make_stdio(mode: StdioMode) -> io::Result<(Stdio, Launched)> {
     let layout = FdLayout {
         tty: mode.tty,
         stdin: mode.open_stdin && !mode.tty,
+        ns: 0,
     };
     if mode.tty {
         let (master, slave) = skiff_sys::pty::open_pty().map_err(io::Error::from)?;

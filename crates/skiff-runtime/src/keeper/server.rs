@@ -309,6 +309,7 @@ impl Keeper {
                 self.by_pid.insert(l.pid, key.clone());
                 let layout = FdLayout {
                     stdin: false,
+                    ns: 0,
                     ..l.layout
                 };
                 self.procs.insert(

@@ -36,10 +36,11 @@ pub enum Step {
     JoinNamespaces,
     Fork,
     Dumpable,
+    Loopback,
 }
 
 impl Step {
-    const ALL: [Step; 24] = [
+    const ALL: [Step; 25] = [
         Step::Sync,
         Step::Stdio,
         Step::CgroupNs,
@@ -64,6 +65,7 @@ impl Step {
         Step::JoinNamespaces,
         Step::Fork,
         Step::Dumpable,
+        Step::Loopback,
     ];
 
     fn from_u8(v: u8) -> Option<Step> {
@@ -245,6 +247,7 @@ fn describe(f: ChildFailure, d: &Descriptions) -> String {
         Step::ReadonlyPath => format!("make {} read-only: {e}", pick(&d.readonly, i)),
         Step::ReadonlyRoot => format!("remount / read-only: {e}"),
         Step::Hostname => format!("sethostname {:?}: {e}", d.hostname),
+        Step::Loopback => format!("bring up lo in the container's network namespace: {e}"),
         Step::Cwd => format!("chdir to {}: {e}", d.cwd),
         Step::Rlimit => describe_rlimit(d.rlimits.get(i as usize), f.errno),
         Step::Groups => format!("setgroups: {e}"),

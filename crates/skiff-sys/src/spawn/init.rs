@@ -18,6 +18,8 @@ struct InitPlan {
     hostname: Option<CString>,
     unshare_cgroup: bool,
     userns: bool,
+    /// A new network namespace: its loopback starts down, bring it up (as Docker does).
+    new_netns: bool,
     sync_rd: RawFd,
     err_wr: RawFd,
     /// The parent's ends, closed first thing in the child.
@@ -142,6 +144,7 @@ pub(super) fn spawn(spec: InitSpec) -> Result<Pending, SpawnError> {
         hostname,
         unshare_cgroup: namespaces.cgroup,
         userns: namespaces.user.is_some(),
+        new_netns: namespaces.net,
         sync_rd: sync_rd.as_raw_fd(),
         err_wr: err_wr.as_raw_fd(),
         parent_fds: [sync_wr.as_raw_fd(), err_rd.as_raw_fd()],
@@ -209,6 +212,27 @@ fn child_main(plan: &InitPlan) -> ! {
     }
 }
 
+/// Sets IFF_UP on `lo` with two ioctls on a throwaway socket (no netlink, no allocation).
+fn loopback_up() -> sys::SysResult<()> {
+    // SAFETY: socket(2) with integer arguments; the fd is closed below.
+    let fd =
+        sys::cvt(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read and write the ifreq we own, on our socket.
+    let res = unsafe {
+        sys::cvt(libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req)).and_then(|_| {
+            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            sys::cvt(libc::ioctl(fd, libc::SIOCSIFFLAGS, &req))
+        })
+    };
+    sys::close(fd);
+    res.map(|_| ())
+}
+
 fn child_setup(plan: &InitPlan) -> Result<(), ChildFailure> {
     let fail = |step| move |e| ChildFailure::new(step, e);
     // Not dumpable until execve: the container cannot ptrace us or open /proc/<pid>/fd.
@@ -237,6 +261,9 @@ fn child_setup(plan: &InitPlan) -> Result<(), ChildFailure> {
     if plan.unshare_cgroup {
         // SAFETY: integer-only syscall.
         sys::cvt(unsafe { libc::unshare(libc::CLONE_NEWCGROUP) }).map_err(fail(Step::CgroupNs))?;
+    }
+    if plan.new_netns {
+        loopback_up().map_err(fail(Step::Loopback))?;
     }
     process::setup_stdio(&plan.process.stdio)?;
     rootfs::build(&plan.rootfs)?;
