@@ -95,8 +95,8 @@ CONF
 
 skiff_build() {
   log "building skiff (release)"
-  (cd "$REPO" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-bench} cargo build --release -q -p skiff)
-  export SKIFF_BIN=${CARGO_TARGET_DIR:-/work/target-bench}/release/skiff
+  (cd "$REPO" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target} cargo build --release -q -p skiff)
+  export SKIFF_BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/skiff
 }
 
 SKIFF_PID=
