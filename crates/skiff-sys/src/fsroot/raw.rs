@@ -22,26 +22,12 @@ pub(super) fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
+/// `openat2` as the spawner uses it (one implementation of the syscall), owning the result.
 pub(super) fn openat2(dirfd: RawFd, path: &CStr, flags: i32, resolve: u64) -> io::Result<OwnedFd> {
-    // SAFETY: open_how is plain data; all-zero is a valid value.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.resolve = resolve;
-    // SAFETY: path is NUL-terminated, `how` lives across the call and its size is passed.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dirfd,
-            path.as_ptr(),
-            &how as *const libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
-        )
-    };
-    if ret < 0 {
-        return Err(last_err());
-    }
+    let fd = crate::spawn::sys::openat2(dirfd, path, flags, resolve)
+        .map_err(io::Error::from_raw_os_error)?;
     // SAFETY: the kernel returned a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 pub(super) fn openat(dirfd: RawFd, name: &CStr, flags: i32, mode: u32) -> io::Result<OwnedFd> {
