@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "run as root (containers need namespaces and cgroups)" >&2; exit 1; }
 scripts/deps.sh
 cargo build --release -p skiff --locked
-SKIFF="$PWD/target/release/skiff"
+SKIFF="${CARGO_TARGET_DIR:-$PWD/target}/release/skiff"
 DEMO=${DEMO_DIR:-/var/lib/skiff-demo}
 ROOTFS="$DEMO/rootfs"
 [ -x "$ROOTFS/bin/busybox" ] || scripts/rootfs.sh "$ROOTFS" >/dev/null

@@ -84,6 +84,7 @@ fn spec(d: &Dirs, i: usize, ns: Namespaces, masked: bool) -> InitSpec {
         },
         cgroup_procs: Vec::new(),
         cgroup_fd: None,
+        join_net: None,
     }
 }
 

@@ -78,6 +78,7 @@ impl Runtime {
                 keeper: client,
                 containers: Mutex::new(HashMap::new()),
                 execs: Mutex::new(HashMap::new()),
+                netns_pool: super::netpool::NetnsPool::start(4),
             }),
         };
         let (records, problems) = load_all(rt.root());

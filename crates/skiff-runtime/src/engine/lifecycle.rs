@@ -40,7 +40,12 @@ impl Runtime {
             }
         };
         let baseline = cgroup.oom_kill_count().unwrap_or(0);
-        match self.inner.keeper.spawn(c.id.as_str(), launch).await {
+        // User-namespaced containers need a network namespace their user namespace owns.
+        let net = match (launch.net_ns, launch.userns, &self.inner.netns_pool) {
+            (true, None, Some(pool)) => pool.take(),
+            _ => None,
+        };
+        match self.inner.keeper.spawn(c.id.as_str(), launch, net).await {
             Ok(crate::keeper::client::Launched {
                 pid,
                 stdio,

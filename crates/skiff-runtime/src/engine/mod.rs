@@ -11,6 +11,7 @@ mod adopt;
 mod io;
 mod lifecycle;
 mod names;
+mod netpool;
 
 use crate::keeper::client::KeeperClient;
 use crate::logs::LogWriter;
@@ -80,6 +81,7 @@ struct Inner {
     keeper: KeeperClient,
     containers: Mutex<HashMap<String, Arc<Container>>>,
     execs: Mutex<HashMap<String, io::ExecState>>,
+    netns_pool: Option<netpool::NetnsPool>,
 }
 
 /// The engine. Cheap to clone.

@@ -160,6 +160,14 @@ impl KeeperClient {
     }
 
     async fn call(&self, request: Request) -> io::Result<(Reply, Vec<OwnedFd>)> {
+        self.call_with(request, None).await
+    }
+
+    async fn call_with(
+        &self,
+        request: Request,
+        fd: Option<OwnedFd>,
+    ) -> io::Result<(Reply, Vec<OwnedFd>)> {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.waiters
@@ -167,17 +175,20 @@ impl KeeperClient {
             .map_err(|_| proto_err("poisoned".into()))?
             .insert(seq, tx);
         let bytes = serde_json::to_vec(&Envelope { seq, request })?;
-        send_with_fds(self.sock.as_fd(), &bytes, &[])?;
+        let fds: Vec<std::os::fd::BorrowedFd<'_>> = fd.iter().map(|f| f.as_fd()).collect();
+        send_with_fds(self.sock.as_fd(), &bytes, &fds)?;
+        drop(fds);
+        drop(fd);
         rx.await
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the keeper went away"))
     }
 
-    async fn launch(&self, request: Request) -> Result<Launched, LaunchError> {
+    async fn launch(&self, request: Request, fd: Option<OwnedFd>) -> Result<Launched, LaunchError> {
         let internal = |e: io::Error| LaunchError {
             message: format!("keeper: {e}"),
             exit_code: 125,
         };
-        match self.call(request).await.map_err(internal)? {
+        match self.call_with(request, fd).await.map_err(internal)? {
             (Reply::Spawned { pid, fds, .. }, mut got) => {
                 let ns = usize::from(fds.ns);
                 if got.len() < ns {
@@ -201,12 +212,18 @@ impl KeeperClient {
         }
     }
 
-    pub async fn spawn(&self, id: &str, spec: LaunchSpec) -> Result<Launched, LaunchError> {
-        self.launch(Request::Spawn {
+    /// Starts a container; `net` is a ready-made network namespace to join, if any.
+    pub async fn spawn(
+        &self,
+        id: &str,
+        spec: LaunchSpec,
+        net: Option<OwnedFd>,
+    ) -> Result<Launched, LaunchError> {
+        let request = Request::Spawn {
             id: id.to_string(),
             spec: Box::new(spec),
-        })
-        .await
+        };
+        self.launch(request, net).await
     }
 
     pub async fn exec(
@@ -220,7 +237,7 @@ impl KeeperClient {
             exec_id: exec_id.into(),
             spec: Box::new(spec),
         };
-        self.launch(request).await.map(|l| (l.pid, l.stdio))
+        self.launch(request, None).await.map(|l| (l.pid, l.stdio))
     }
 
     async fn simple(&self, request: Request) -> Result<(), LaunchError> {

@@ -34,7 +34,11 @@ impl Keeper {
         Ok(Some(filter))
     }
 
-    pub(super) fn spawn_init(&mut self, s: &LaunchSpec) -> Result<Launched, (String, i32)> {
+    pub(super) fn spawn_init(
+        &mut self,
+        s: &LaunchSpec,
+        join_net: Option<OwnedFd>,
+    ) -> Result<Launched, (String, i32)> {
         let seccomp = self
             .seccomp(&s.seccomp, s.capabilities)
             .map_err(|m| (m, 125))?;
@@ -89,6 +93,7 @@ impl Keeper {
             stdio,
             cgroup_procs: s.cgroup_procs.clone(),
             cgroup_fd,
+            join_net,
         };
         let pending = spawn::spawn(spec).map_err(|e| (e.to_string(), e.exit_code()))?;
         let pid = pending

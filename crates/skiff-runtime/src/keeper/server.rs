@@ -40,6 +40,8 @@ pub(super) struct Keeper {
     client: Option<OwnedFd>,
     pub(super) seccomp_cache: HashMap<(SeccompChoice, u64), SeccompFilter>,
     buf: Vec<u8>,
+    /// Fds that came with the message being handled.
+    received: Vec<OwnedFd>,
 }
 
 /// Runs the keeper until no daemon is connected and no process is left.
@@ -70,6 +72,7 @@ pub fn run(root: &Path) -> io::Result<()> {
         client: None,
         seccomp_cache: HashMap::new(),
         buf: vec![0u8; MAX_MESSAGE],
+        received: Vec::new(),
     };
     // A daemon that started us connects right away; give it a while before
     // concluding nobody will.
@@ -171,7 +174,10 @@ impl Keeper {
                 self.client = None;
                 return;
             }
-            Ok((n, _)) => n,
+            Ok((n, fds)) => {
+                self.received = fds;
+                n
+            }
         };
         let parsed = serde_json::from_slice::<Envelope>(&self.buf[..n]);
         let env: Envelope = match parsed {
@@ -194,7 +200,9 @@ impl Keeper {
         match env.request {
             Request::Hello => self.hello(),
             Request::Spawn { id, spec } => {
-                let result = self.spawn_init(&spec);
+                // A ready-made network namespace may ride along (the daemon's pool).
+                let join_net = std::mem::take(&mut self.received).into_iter().next();
+                let result = self.spawn_init(&spec, join_net);
                 self.finish_launch(seq, (id, None), result);
             }
             Request::Exec { id, exec_id, spec } => {

@@ -20,6 +20,8 @@ struct InitPlan {
     userns: bool,
     /// A new network namespace: its loopback starts down, bring it up (as Docker does).
     new_netns: bool,
+    /// A ready-made network namespace (loopback up) to join instead.
+    join_net: Option<RawFd>,
     sync_rd: RawFd,
     err_wr: RawFd,
     /// The parent's ends, closed first thing in the child.
@@ -52,7 +54,7 @@ fn clone_flags(spec: &InitSpec) -> u64 {
         (ns.pid, libc::CLONE_NEWPID),
         (ns.uts, libc::CLONE_NEWUTS),
         (ns.ipc, libc::CLONE_NEWIPC),
-        (ns.net, libc::CLONE_NEWNET),
+        (ns.net && spec.join_net.is_none(), libc::CLONE_NEWNET),
         (ns.user.is_some(), libc::CLONE_NEWUSER),
     ] {
         if on {
@@ -120,8 +122,10 @@ pub(super) fn spawn(spec: InitSpec) -> Result<Pending, SpawnError> {
         stdio,
         cgroup_procs,
         cgroup_fd,
+        join_net,
         ..
     } = spec;
+    let join_net = join_net.filter(|_| namespaces.net);
     let process = ProcessPlan::new(ProcessInputs {
         args,
         env,
@@ -144,7 +148,8 @@ pub(super) fn spawn(spec: InitSpec) -> Result<Pending, SpawnError> {
         hostname,
         unshare_cgroup: namespaces.cgroup,
         userns: namespaces.user.is_some(),
-        new_netns: namespaces.net,
+        new_netns: namespaces.net && join_net.is_none(),
+        join_net: join_net.as_ref().map(AsRawFd::as_raw_fd),
         sync_rd: sync_rd.as_raw_fd(),
         err_wr: err_wr.as_raw_fd(),
         parent_fds: [sync_wr.as_raw_fd(), err_rd.as_raw_fd()],
@@ -212,27 +217,6 @@ fn child_main(plan: &InitPlan) -> ! {
     }
 }
 
-/// Sets IFF_UP on `lo` with two ioctls on a throwaway socket (no netlink, no allocation).
-fn loopback_up() -> sys::SysResult<()> {
-    // SAFETY: socket(2) with integer arguments; the fd is closed below.
-    let fd =
-        sys::cvt(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
-    // SAFETY: ifreq is plain old data; all-zero is a valid value.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
-        *dst = *src as libc::c_char;
-    }
-    // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read and write the ifreq we own, on our socket.
-    let res = unsafe {
-        sys::cvt(libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req)).and_then(|_| {
-            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-            sys::cvt(libc::ioctl(fd, libc::SIOCSIFFLAGS, &req))
-        })
-    };
-    sys::close(fd);
-    res.map(|_| ())
-}
-
 fn child_setup(plan: &InitPlan) -> Result<(), ChildFailure> {
     let fail = |step| move |e| ChildFailure::new(step, e);
     // Not dumpable until execve: the container cannot ptrace us or open /proc/<pid>/fd.
@@ -262,8 +246,12 @@ fn child_setup(plan: &InitPlan) -> Result<(), ChildFailure> {
         // SAFETY: integer-only syscall.
         sys::cvt(unsafe { libc::unshare(libc::CLONE_NEWCGROUP) }).map_err(fail(Step::CgroupNs))?;
     }
+    if let Some(fd) = plan.join_net {
+        // SAFETY: setns on an fd the parent keeps open until we have exec'd.
+        sys::cvt(unsafe { libc::setns(fd, libc::CLONE_NEWNET) }).map_err(fail(Step::Loopback))?;
+    }
     if plan.new_netns {
-        loopback_up().map_err(fail(Step::Loopback))?;
+        crate::netns::loopback_up().map_err(fail(Step::Loopback))?;
     }
     process::setup_stdio(&plan.process.stdio)?;
     rootfs::build(&plan.rootfs)?;

@@ -144,6 +144,7 @@ pub fn spec(r: &Rootfs, args: &[&str], stdout: OwnedFd, stderr: OwnedFd) -> Init
         },
         cgroup_procs: Vec::new(),
         cgroup_fd: None,
+        join_net: None,
     }
 }
 
