@@ -97,6 +97,39 @@ pub fn open_pty() -> Result<(OwnedFd, OwnedFd), nix::Error> {
     Ok((master, slave))
 }
 
+/// Opens a new pty on the devpts instance of the container whose init is `pid` (for `exec -t`:
+/// the program then sees a /dev/pts/N of its own container). The container's `dev/pts/ptmx`
+/// is resolved with RESOLVE_IN_ROOT (a symlink planted there cannot point at the host) and must
+/// be the ptmx character device (5:2).
+pub fn open_pty_in_container(pid: i32) -> Result<(OwnedFd, OwnedFd), nix::Error> {
+    let root_path =
+        std::ffi::CString::new(format!("/proc/{pid}/root")).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: the path is NUL-terminated; the result is checked.
+    let root = owned(unsafe {
+        libc::open(
+            root_path.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    } as i64)?;
+    let resolve = crate::spawn::sys::RESOLVE_IN_ROOT | crate::spawn::sys::RESOLVE_NO_MAGICLINKS;
+    let flags = libc::O_RDWR | libc::O_NOCTTY;
+    let fd = crate::spawn::sys::openat2(root.as_raw_fd(), c"dev/pts/ptmx", flags, resolve)
+        .map_err(Errno::from_raw)?;
+    let master = owned(fd as i64)?;
+    // SAFETY: stat is plain data; fstat fills it from a valid fd.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: master is open and st outlives the call.
+    Errno::result(unsafe { libc::fstat(master.as_raw_fd(), &mut st) })?;
+    let is_ptmx = st.st_mode & libc::S_IFMT == libc::S_IFCHR
+        && libc::major(st.st_rdev) == 5
+        && libc::minor(st.st_rdev) == 2;
+    if !is_ptmx {
+        return Err(Errno::EPERM);
+    }
+    let slave = unlock_and_peer(&master)?;
+    Ok((master, slave))
+}
+
 /// Takes the devpts instance `slave` lives on, if [`open_pty`] made it (used by spawn).
 pub(crate) fn take_devpts(slave: &OwnedFd) -> Option<OwnedFd> {
     let dev = st_dev(slave.as_raw_fd()).ok()?;

@@ -42,7 +42,8 @@ impl Keeper {
         let seccomp = self
             .seccomp(&s.seccomp, s.capabilities)
             .map_err(|m| (m, 125))?;
-        let (stdio, launched) = make_stdio(s.stdio).map_err(|e| (format!("stdio: {e}"), 125))?;
+        let (stdio, launched) =
+            make_stdio(s.stdio, None).map_err(|e| (format!("stdio: {e}"), 125))?;
         let cgroup_fd = match &s.cgroup_dir_v2 {
             Some(dir) => {
                 Some(open_dir(dir).map_err(|e| (format!("cgroup {}: {e}", dir.display()), 125))?)
@@ -111,7 +112,8 @@ impl Keeper {
         let seccomp = self
             .seccomp(&s.seccomp, s.capabilities)
             .map_err(|m| (m, 125))?;
-        let (stdio, launched) = make_stdio(s.stdio).map_err(|e| (format!("stdio: {e}"), 125))?;
+        let (stdio, launched) =
+            make_stdio(s.stdio, Some(s.target_pid)).map_err(|e| (format!("stdio: {e}"), 125))?;
         let spec = spawn::ExecSpec {
             target_pid: s.target_pid,
             args: s.args.clone(),
@@ -195,14 +197,22 @@ impl Launched {
 }
 
 /// Makes the container's stdio: a pty, or pipes (stdin only when asked for).
-fn make_stdio(mode: StdioMode) -> io::Result<(Stdio, Launched)> {
+/// `exec_in`: for an exec, the container's init pid: its tty comes from the container's
+/// own devpts, so the program sees a /dev/pts/N (falls back to a private pty).
+fn make_stdio(mode: StdioMode, exec_in: Option<i32>) -> io::Result<(Stdio, Launched)> {
     let layout = FdLayout {
         tty: mode.tty,
         stdin: mode.open_stdin && !mode.tty,
         ns: 0,
     };
     if mode.tty {
-        let (master, slave) = skiff_sys::pty::open_pty().map_err(io::Error::from)?;
+        let pty = match exec_in {
+            Some(pid) => {
+                skiff_sys::pty::open_pty_in_container(pid).or_else(|_| skiff_sys::pty::open_pty())
+            }
+            None => skiff_sys::pty::open_pty(),
+        };
+        let (master, slave) = pty.map_err(io::Error::from)?;
         let kept = vec![master.try_clone()?];
         return Ok((
             Stdio::Tty { slave },
