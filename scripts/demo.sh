@@ -5,8 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "run as root (containers need namespaces and cgroups)" >&2; exit 1; }
 scripts/deps.sh
-cargo build --release -p skiff --locked
-SKIFF="${CARGO_TARGET_DIR:-$PWD/target}/release/skiff"
+SKIFF=$(scripts/build-release.sh)
 DEMO=${DEMO_DIR:-/var/lib/skiff-demo}
 ROOTFS="$DEMO/rootfs"
 [ -x "$ROOTFS/bin/busybox" ] || scripts/rootfs.sh "$ROOTFS" >/dev/null

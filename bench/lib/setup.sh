@@ -95,8 +95,9 @@ CONF
 
 skiff_build() {
   log "building skiff (release)"
-  (cd "$REPO" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target} cargo build --release -q -p skiff)
-  export SKIFF_BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/skiff
+  # The same static release build the README's demo uses (scripts/build-release.sh).
+  SKIFF_BIN=$("$REPO/scripts/build-release.sh" 2>/dev/null)
+  export SKIFF_BIN
 }
 
 SKIFF_PID=
