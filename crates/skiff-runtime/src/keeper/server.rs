@@ -215,19 +215,8 @@ impl Keeper {
                 signal,
             } => {
                 let reply = match self.procs.get(&(id, exec_id)) {
-                    Some(k) if !k.exited => match send_signal(k.pid, signal) {
-                        Ok(()) => Reply::Done { seq },
-                        Err(e) => Reply::Failed {
-                            seq,
-                            message: e.to_string(),
-                            exit_code: 125,
-                        },
-                    },
-                    _ => Reply::Failed {
-                        seq,
-                        message: "process is not running".into(),
-                        exit_code: 125,
-                    },
+                    Some(k) if !k.exited => outcome(seq, send_signal(k.pid, signal)),
+                    _ => refuse(seq, "process is not running"),
                 };
                 self.send(&reply, &[]);
             }
@@ -244,21 +233,11 @@ impl Keeper {
                 cols,
             } => {
                 let reply = match self.procs.get(&(id, exec_id)) {
-                    Some(k) if k.layout.tty => {
-                        match skiff_sys::pty::set_winsize(k.fds[0].as_fd(), rows, cols) {
-                            Ok(()) => Reply::Done { seq },
-                            Err(e) => Reply::Failed {
-                                seq,
-                                message: e.to_string(),
-                                exit_code: 125,
-                            },
-                        }
-                    }
-                    _ => Reply::Failed {
+                    Some(k) if k.layout.tty => outcome(
                         seq,
-                        message: "no tty to resize".into(),
-                        exit_code: 125,
-                    },
+                        skiff_sys::pty::set_winsize(k.fds[0].as_fd(), rows, cols),
+                    ),
+                    _ => refuse(seq, "no tty to resize"),
                 };
                 self.send(&reply, &[]);
             }
@@ -381,6 +360,22 @@ impl Keeper {
                 self.unsent.push(record);
             }
         }
+    }
+}
+
+/// `Done`, or `Failed` with the error's message.
+fn outcome(seq: u64, result: Result<(), impl std::fmt::Display>) -> Reply {
+    match result {
+        Ok(()) => Reply::Done { seq },
+        Err(e) => refuse(seq, &e.to_string()),
+    }
+}
+
+fn refuse(seq: u64, message: &str) -> Reply {
+    Reply::Failed {
+        seq,
+        message: message.to_string(),
+        exit_code: 125,
     }
 }
 
