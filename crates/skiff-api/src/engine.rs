@@ -72,4 +72,28 @@ pub trait Engine: Send + Sync + 'static {
         rows: u16,
         cols: u16,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// `run` in one request: create, attach (before start, so nothing is missed), start.
+    /// The session's id is the container's. If the start fails, a container that asked
+    /// for `--rm` is removed again; otherwise it stays, as Docker leaves it.
+    fn run(&self, spec: ContainerSpec) -> impl Future<Output = Result<Session, ApiError>> + Send {
+        async move {
+            let auto_remove = spec.auto_remove;
+            let id = self.create(spec).await?;
+            let session = match self.attach(id.as_str()).await {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = self.remove(id.as_str(), true).await;
+                    return Err(e);
+                }
+            };
+            if let Err(e) = self.start(id.as_str()).await {
+                if auto_remove {
+                    let _ = self.remove(id.as_str(), true).await;
+                }
+                return Err(e);
+            }
+            Ok(session)
+        }
+    }
 }

@@ -102,6 +102,7 @@ pub fn router<E: Engine>(engine: Arc<E>) -> Router {
     Router::new()
         .route("/v1/ping", get(ping))
         .route("/v1/containers", get(list::<E>).post(create::<E>))
+        .route("/v1/run", post(run::<E>))
         .route(
             "/v1/containers/{ref}",
             get(inspect::<E>).delete(remove::<E>),
@@ -249,6 +250,17 @@ async fn exec<E: Engine>(
         .map_err(|e| invalid(format!("cannot read exec spec: {e}")))?;
     let spec: ExecSpec = json_body(&body, "exec spec")?;
     let session = e.exec(&r, spec).await?;
+    Ok(serve_upgrade(on_upgrade, session))
+}
+
+async fn run<E: Engine>(State(e): State<Arc<E>>, mut req: Request) -> ApiResult<Response> {
+    wants_upgrade(&req)?;
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
+        .await
+        .map_err(|e| invalid(format!("cannot read container spec: {e}")))?;
+    let spec: ContainerSpec = json_body(&body, "container spec")?;
+    let session = e.run(spec).await?;
     Ok(serve_upgrade(on_upgrade, session))
 }
 

@@ -236,6 +236,13 @@ impl Client {
         self.upgrade(&format!("/v1/containers/{}/attach", enc(r)), None)
     }
 
+    /// Creates, attaches to and starts a container in one request; the stream's
+    /// session id is the container's id and its last frame is the exit.
+    pub fn run(&self, spec: &ContainerSpec) -> Result<Stream> {
+        let body = to_json(spec)?;
+        self.upgrade("/v1/run", Some(&body))
+    }
+
     /// Runs a process in the container; the stream's last frame is its exit.
     pub fn exec(&self, r: &str, spec: &ExecSpec) -> Result<Stream> {
         let body = to_json(spec)?;

@@ -40,26 +40,22 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<i32> {
         anyhow::bail!("the input device is not a TTY");
     }
     let client = ctx.client()?;
-    let id = client.create(&spec)?;
     if args.detach {
+        let id = client.create(&spec)?;
         client.start(id.as_str())?;
         println!("{id}");
         return Ok(0);
     }
-    let id = id.to_string();
-    let stream = match client.attach(&id) {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = client.remove(&id, true);
-            return Err(e.into());
-        }
-    };
+    // One request creates, attaches and starts (the daemon attaches before it
+    // starts, so no output is missed); its session id is the container's id.
+    let stream = client.run(&spec)?;
+    let id = stream.session_id().to_string();
     let opts = Options {
         stdin: spec.open_stdin,
         tty: spec.tty,
         proxy_signals_to: Some(id.clone()),
     };
-    let end = session::drive(&client, stream, &opts, || client.start(&id));
+    let end = session::drive(&client, stream, &opts, || Ok(()));
     let code = match end {
         Ok(End::Exit(code)) => Ok(code),
         // The stream broke without an exit frame: ask for the exit directly.
