@@ -114,14 +114,6 @@ impl LocalBackend for MemoryInner {
     }
 }
 
-fn one_op_txn(op: TxnOp) -> Txn {
-    Txn {
-        compares: Vec::new(),
-        success: vec![op],
-        failure: Vec::new(),
-    }
-}
-
 impl Store for MemoryStore {
     fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, (Option<KeyValue>, Revision)> {
         Box::pin(async move {
@@ -144,7 +136,7 @@ impl Store for MemoryStore {
         value: Vec<u8>,
         lease: Option<LeaseId>,
     ) -> StoreFuture<'a, Revision> {
-        let txn = one_op_txn(TxnOp::Put {
+        let txn = Txn::single(TxnOp::Put {
             key: key.to_owned(),
             value,
             lease,
@@ -153,14 +145,14 @@ impl Store for MemoryStore {
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, DeleteResult> {
-        let txn = one_op_txn(TxnOp::Delete {
+        let txn = Txn::single(TxnOp::Delete {
             key: key.to_owned(),
         });
         Box::pin(async move { Ok(self.inner.apply(&txn)?.delete_result()) })
     }
 
     fn delete_prefix<'a>(&'a self, prefix: &'a str) -> StoreFuture<'a, DeleteResult> {
-        let txn = one_op_txn(TxnOp::DeletePrefix {
+        let txn = Txn::single(TxnOp::DeletePrefix {
             prefix: prefix.to_owned(),
         });
         Box::pin(async move { Ok(self.inner.apply(&txn)?.delete_result()) })

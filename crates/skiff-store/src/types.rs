@@ -60,6 +60,17 @@ pub struct Txn {
     pub failure: Vec<TxnOp>,
 }
 
+impl Txn {
+    /// An unconditional transaction of one operation (how plain put/delete run).
+    pub fn single(op: TxnOp) -> Txn {
+        Txn {
+            compares: Vec::new(),
+            success: vec![op],
+            failure: Vec::new(),
+        }
+    }
+}
+
 /// Outcome of a [`Txn`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TxnResult {
