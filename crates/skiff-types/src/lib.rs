@@ -12,6 +12,7 @@ pub mod frame;
 pub mod id;
 pub mod resources;
 pub mod restart;
+pub mod service;
 pub mod status;
 pub mod time;
 
@@ -25,4 +26,5 @@ pub use frame::{encode_into, Frame, FrameDecoder, FrameError, FrameKind};
 pub use id::{ContainerId, ContainerName, IdError};
 pub use resources::{parse_cpus, parse_memory_size, Resources, SizeError};
 pub use restart::{RestartPolicy, RestartPolicyError};
+pub use service::{HealthCheck, HealthProbe, Instance, Proto, ServiceDecl, ServiceUpdate};
 pub use status::{ContainerStatus, TransitionError};
