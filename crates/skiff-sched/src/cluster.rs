@@ -8,9 +8,10 @@
 //! the nodes because the allocation count is part of the key. The tie-break
 //! comes from the caller's seed, so one seed always yields one plan.
 
+use crate::fxhash::FxMap as HashMap;
 use skiff_types::{Allocation, Capacity, JobClass, Node};
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 type Key = (u64, u64, Reverse<u32>, u64, u32);
 
@@ -25,6 +26,9 @@ pub(crate) struct Cluster<'a> {
     set: BTreeSet<Key>,
     /// Per node: indexes (into the snapshot's allocs) of running batch work.
     pub batch: Vec<Vec<usize>>,
+    /// The lowest priority of any running batch allocation: a service at or
+    /// below it can never preempt, so it skips the scan.
+    pub min_batch_priority: Option<i32>,
 }
 
 /// splitmix64: a tiny, well-mixed, seedable generator.
@@ -39,12 +43,15 @@ impl<'a> Cluster<'a> {
     pub fn new(nodes: &'a [Node], allocs: &[Allocation], seed: u64) -> Self {
         let mut c = Cluster {
             nodes,
-            pos: HashMap::with_capacity(nodes.len()),
+            pos: HashMap::with_capacity_and_hasher(nodes.len(), Default::default()),
             used: vec![Capacity::default(); nodes.len()],
             count: vec![0; nodes.len()],
-            tie: (0..nodes.len() as u64).map(|i| mix(seed ^ mix(i))).collect(),
+            tie: (0..nodes.len() as u64)
+                .map(|i| mix(seed ^ mix(i)))
+                .collect(),
             set: BTreeSet::new(),
             batch: vec![Vec::new(); nodes.len()],
+            min_batch_priority: None,
         };
         for (i, n) in nodes.iter().enumerate() {
             // A duplicate node id keeps its first entry.
@@ -62,6 +69,10 @@ impl<'a> Cluster<'a> {
             c.count[n] += 1;
             if a.class == JobClass::Batch && a.charge().cpu_milli > 0 {
                 c.batch[n].push(ai);
+                c.min_batch_priority = Some(
+                    c.min_batch_priority
+                        .map_or(a.priority, |p| p.min(a.priority)),
+                );
             }
         }
         for n in c.pos.values().copied().collect::<Vec<_>>() {
@@ -137,9 +148,15 @@ impl<'a> Cluster<'a> {
         None
     }
 
-    /// Alive nodes in the seeded order (for the rare full scans: preemption).
-    pub fn alive_in_order(&self) -> Vec<u32> {
-        let mut v: Vec<u32> = self.pos.values().copied().collect();
+    /// Alive nodes running batch work, in the seeded order: the only nodes
+    /// where preemption can make room.
+    pub fn batch_nodes(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = self
+            .pos
+            .values()
+            .copied()
+            .filter(|&n| !self.batch[n as usize].is_empty())
+            .collect();
         v.sort_by_key(|&n| (self.tie[n as usize], n));
         v
     }

@@ -19,6 +19,7 @@
 
 mod cluster;
 pub mod diff;
+mod fxhash;
 pub mod plan;
 pub mod schedule;
 

@@ -29,11 +29,12 @@
 //! each suspension victim is necessary, so none can resume.
 
 use crate::cluster::Cluster;
+use crate::fxhash::{FxMap as HashMap, FxSet as HashSet};
 use crate::plan::{Plan, Snapshot, StopReason, Unplaceable};
 use skiff_types::{
     AllocId, AllocStatus, Allocation, Capacity, DesiredState, ServiceSpec, Topology,
 };
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 /// The caller's source of randomness: the seed orders equally good nodes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -55,15 +56,16 @@ pub fn service_order(topo: &Topology) -> Vec<&str> {
     let mut roots: Vec<&ServiceSpec> = topo.services.values().collect();
     roots.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.name.cmp(&b.name)));
     let mut order: Vec<&str> = Vec::with_capacity(roots.len());
-    let mut done: HashSet<&str> = HashSet::new();
+    let mut done: HashSet<&str> = HashSet::default();
     // Repeatedly take the first service whose partner is done; a cycle
     // (refused by skiff-spec) or a dangling partner is appended at the end.
     while order.len() < roots.len() {
         let next = roots.iter().find(|s| {
             !done.contains(s.name.as_str())
-                && s.placement.with.as_deref().is_none_or(|p| {
-                    done.contains(p) || !topo.services.contains_key(p)
-                })
+                && s.placement
+                    .with
+                    .as_deref()
+                    .is_none_or(|p| done.contains(p) || !topo.services.contains_key(p))
         });
         let Some(s) = next.or_else(|| roots.iter().find(|s| !done.contains(s.name.as_str())))
         else {
@@ -101,11 +103,11 @@ pub fn schedule(snap: &Snapshot, topo: &Topology, opts: &Options) -> Plan {
         topo,
         cluster: Cluster::new(&snap.nodes, &snap.allocs, opts.seed),
         plan: Plan::default(),
-        slot_node: HashMap::new(),
-        per_node: HashMap::new(),
-        touched: HashSet::new(),
-        prefer: HashMap::new(),
-        generation: HashMap::new(),
+        slot_node: HashMap::default(),
+        per_node: HashMap::default(),
+        touched: HashSet::default(),
+        prefer: HashMap::default(),
+        generation: HashMap::default(),
         suspended: Vec::new(),
     };
     let order = service_order(topo);
@@ -190,9 +192,12 @@ impl<'a> Run<'a> {
             } else if a.spec_hash != hash {
                 self.prefer.insert(slot, n);
                 Some(StopReason::SpecChanged)
-            } else if spec.placement.with.as_deref().is_some_and(|p| {
-                self.slot_node.get(&(p, a.index)) != Some(&n)
-            }) {
+            } else if spec
+                .placement
+                .with
+                .as_deref()
+                .is_some_and(|p| self.slot_node.get(&(p, a.index)) != Some(&n))
+            {
                 Some(StopReason::PartnerMoved)
             } else if spec
                 .placement
@@ -267,7 +272,12 @@ impl<'a> Run<'a> {
 
     /// Picks the node for one slot, suspending batch work if that is allowed
     /// and needed.
-    fn choose(&mut self, spec: &'a ServiceSpec, index: u32, need: &Capacity) -> Result<u32, Unplaceable> {
+    fn choose(
+        &mut self,
+        spec: &'a ServiceSpec,
+        index: u32,
+        need: &Capacity,
+    ) -> Result<u32, Unplaceable> {
         if let Some(partner) = spec.placement.with.as_deref() {
             let Some(&n) = self.slot_node.get(&(partner, index)) else {
                 return Err(Unplaceable::PartnerUnplaced {
@@ -276,7 +286,9 @@ impl<'a> Run<'a> {
                     partner: partner.to_string(),
                 });
             };
-            if self.spread_ok(spec, n) && (self.cluster.fits(n, need) || self.preempt(n, need, spec.priority)) {
+            if self.spread_ok(spec, n)
+                && (self.cluster.fits(n, need) || self.preempt(n, need, spec.priority))
+            {
                 return Ok(n);
             }
             return Err(Unplaceable::PartnerNodeFull {
@@ -293,7 +305,14 @@ impl<'a> Run<'a> {
         if let Some(n) = self.cluster.find(need, |n| self.spread_ok(spec, n)) {
             return Ok(n);
         }
-        for n in self.cluster.alive_in_order() {
+        let can_preempt = self
+            .cluster
+            .min_batch_priority
+            .is_some_and(|p| p < spec.priority);
+        for n in can_preempt
+            .then(|| self.cluster.batch_nodes())
+            .unwrap_or_default()
+        {
             if self.spread_ok(spec, n) && self.preempt(n, need, spec.priority) {
                 return Ok(n);
             }
@@ -358,7 +377,10 @@ impl<'a> Run<'a> {
     fn place(&mut self, spec: &'a ServiceSpec, index: u32, n: u32, need: Capacity, hash: u64) {
         self.cluster.charge(n, &need, true);
         self.occupy(&spec.name, index, n);
-        let gen = self.generation.entry((spec.name.as_str(), index)).or_insert(0);
+        let gen = self
+            .generation
+            .entry((spec.name.as_str(), index))
+            .or_insert(0);
         *gen += 1;
         let job = &self.topo.name;
         self.plan.place.push(Allocation {

@@ -8,7 +8,9 @@ use skiff_types::{AllocStatus, DesiredState};
 
 fn cluster(n: usize) -> Snapshot {
     Snapshot {
-        nodes: (0..n).map(|i| node(&format!("n{i}"), 4000, 8 * GIB)).collect(),
+        nodes: (0..n)
+            .map(|i| node(&format!("n{i}"), 4000, 8 * GIB))
+            .collect(),
         allocs: vec![],
     }
 }
@@ -21,7 +23,11 @@ fn places_all_replicas_within_capacity_and_spread() {
     assert!(plan.unplaceable.is_empty());
     assert_no_overcommit(&after);
     assert!(per_node(&after, "app", "web").values().all(|&c| c == 2));
-    let ids: Vec<_> = plan.place.iter().map(|a| a.id.as_str().to_string()).collect();
+    let ids: Vec<_> = plan
+        .place
+        .iter()
+        .map(|a| a.id.as_str().to_string())
+        .collect();
     assert!(ids.contains(&"app.web.0.1".to_string()));
 }
 
@@ -74,16 +80,31 @@ fn unchanged_snapshot_gives_empty_plan_and_keeps_everything() {
 fn dead_node_allocs_are_replaced_elsewhere_and_followers_follow() {
     let t = topo(
         "app",
-        vec![spread(svc("web", 3, 500, GIB), 1), with(svc("mon", 0, 0, 0), "web")],
+        vec![
+            spread(svc("web", 3, 500, GIB), 1),
+            with(svc("mon", 0, 0, 0), "web"),
+        ],
     );
     let (_, mut after) = run(&cluster(4), &t, 5);
     let victim = after.allocs[0].node.clone();
-    after.nodes.iter_mut().find(|n| n.id == victim).unwrap().alive = false;
+    after
+        .nodes
+        .iter_mut()
+        .find(|n| n.id == victim)
+        .unwrap()
+        .alive = false;
     let (plan, healed) = run(&after, &t, 5);
-    let lost: Vec<_> = plan.stop.iter().filter(|s| s.1 == StopReason::NodeLost).collect();
+    let lost: Vec<_> = plan
+        .stop
+        .iter()
+        .filter(|s| s.1 == StopReason::NodeLost)
+        .collect();
     assert_eq!(lost.len(), 2, "web and mon on the dead node stop: {plan:?}");
     assert_eq!(plan.place.len(), 2);
-    assert!(plan.place.iter().all(|a| a.node != victim && a.generation == 2));
+    assert!(plan
+        .place
+        .iter()
+        .all(|a| a.node != victim && a.generation == 2));
     let web = slots(&healed, "app", "web");
     assert_eq!(web, slots(&healed, "app", "mon"));
     assert!(!web.values().any(|n| *n == victim));
@@ -108,7 +129,11 @@ fn spec_change_replaces_in_place_and_scaling_does_not_roll() {
     let (plan, rolled) = run(&after, &topo("app", vec![web]), 2);
     assert_eq!(plan.stop.len(), 3);
     assert!(plan.stop.iter().all(|s| s.1 == StopReason::SpecChanged));
-    assert_eq!(slots(&rolled, "app", "web"), before, "replacements stay put");
+    assert_eq!(
+        slots(&rolled, "app", "web"),
+        before,
+        "replacements stay put"
+    );
 }
 
 #[test]

@@ -79,7 +79,12 @@ pub fn assert_no_overcommit(snap: &Snapshot) {
     }
     for n in &snap.nodes {
         let u = used.get(n.id.as_str()).copied().unwrap_or_default();
-        assert!(n.capacity.fits(&u), "node {} over-committed: {u:?} > {:?}", n.id, n.capacity);
+        assert!(
+            n.capacity.fits(&u),
+            "node {} over-committed: {u:?} > {:?}",
+            n.id,
+            n.capacity
+        );
     }
 }
 
