@@ -309,10 +309,12 @@ impl<'a> Run<'a> {
             .cluster
             .min_batch_priority
             .is_some_and(|p| p < spec.priority);
-        for n in can_preempt
-            .then(|| self.cluster.batch_nodes())
-            .unwrap_or_default()
-        {
+        let nodes = if can_preempt {
+            self.cluster.batch_nodes()
+        } else {
+            Vec::new()
+        };
+        for n in nodes {
             if self.spread_ok(spec, n) && self.preempt(n, need, spec.priority) {
                 return Ok(n);
             }
