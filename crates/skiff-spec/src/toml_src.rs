@@ -19,7 +19,11 @@ pub fn parse(text: &str, file: &Arc<str>) -> Result<Node, SpecError> {
     })?;
     let pos = lines.pos(file, 0);
     Ok(Node::new(
-        Pos { line: 1, col: 1, ..pos },
+        Pos {
+            line: 1,
+            col: 1,
+            ..pos
+        },
         table_value(table.get_ref(), &lines, file),
     ))
 }

@@ -134,7 +134,10 @@ impl Builder {
             };
             for m in maps {
                 let Value::Map(extra) = m.value else {
-                    self.fail(&key.pos, "a merge key (<<) takes a mapping or a list of them");
+                    self.fail(
+                        &key.pos,
+                        "a merge key (<<) takes a mapping or a list of them",
+                    );
                     continue;
                 };
                 for (k, v) in extra {
@@ -269,10 +272,16 @@ mod tests {
         let text = "x-base: &base\n  image: busybox\n  restart: always\nservices:\n  web:\n    <<: *base\n    restart: \"no\"\n    replicas: 3\n";
         let n = parse(text, &file()).unwrap();
         let web = n.get("services").unwrap().get("web").unwrap();
-        assert_eq!(web.get("image").unwrap().value, Value::Str("busybox".into()));
+        assert_eq!(
+            web.get("image").unwrap().value,
+            Value::Str("busybox".into())
+        );
         assert_eq!(web.get("restart").unwrap().value, Value::Str("no".into()));
         let r = web.get("replicas").unwrap();
-        assert_eq!((r.value.clone(), r.pos.line, r.pos.col), (Value::Int(3), 8, 15));
+        assert_eq!(
+            (r.value.clone(), r.pos.line, r.pos.col),
+            (Value::Int(3), 8, 15)
+        );
         let (k, _) = &web.as_map().unwrap()[0];
         assert_eq!((k.name.as_str(), k.pos.line, k.pos.col), ("restart", 7, 5));
     }
@@ -295,7 +304,10 @@ mod tests {
         assert!(parse(&deep, &file()).is_err());
         assert_eq!(parse("", &file()).unwrap().value, Value::Map(vec![]));
         assert_eq!(resolve_plain("1.5".into()), Value::Float(1.5));
-        assert_eq!(resolve_plain("8080:80".into()), Value::Str("8080:80".into()));
+        assert_eq!(
+            resolve_plain("8080:80".into()),
+            Value::Str("8080:80".into())
+        );
         assert_eq!(resolve_plain("1e3".into()), Value::Float(1000.0));
         assert_eq!(resolve_plain("e".into()), Value::Str("e".into()));
     }
