@@ -94,7 +94,7 @@ fn braced(body: &str, vars: &Vars) -> Result<String, String> {
     let v = || value.cloned().unwrap_or_default();
     let (test, arg) = match op.get(..2) {
         Some(":-") | Some(":?") | Some(":+") => (&op[..2], &op[2..]),
-        _ => op.split_at(op.len().min(1)),
+        _ => op.split_at(op.chars().next().map_or(0, char::len_utf8)),
     };
     Ok(match test {
         "" => v(),
@@ -139,5 +139,6 @@ mod tests {
         assert!(string("${A", &vars).is_err());
         assert!(string("a $ b", &vars).is_err());
         assert!(string("${1A}", &vars).is_err());
+        assert!(string("${A\u{e9}x}", &vars).is_err(), "multibyte operator");
     }
 }

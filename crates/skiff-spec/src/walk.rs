@@ -60,7 +60,7 @@ impl<'a> Fields<'a> {
 pub fn string(n: &Node, what: &str, errs: &mut Errors) -> Option<String> {
     match &n.value {
         Value::Str(s) => Some(s.clone()),
-        Value::Int(_) | Value::Float(_) => n.scalar_text(),
+        Value::Int(_) | Value::Float(_) | Value::Bool(_) => n.scalar_text(),
         _ => {
             errs.push(&n.pos, format!("{what} must be a string, not {}", n.kind()));
             None
