@@ -55,33 +55,6 @@ fn unquote(v: &str) -> Option<String> {
     Some(v.trim_end().to_string())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_compose_dotenv() {
-        let text = "# c\nA=1\nexport B = two words # note\nC='x # y'\nD=\"l1\\nl2\"\nE=\n\nF\n";
-        let got = parse(text).unwrap();
-        let want = [
-            ("A", "1"),
-            ("B", "two words"),
-            ("C", "x # y"),
-            ("D", "l1\nl2"),
-            ("E", ""),
-            ("F", ""),
-        ];
-        assert_eq!(
-            got,
-            want.iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<Vec<_>>()
-        );
-        assert_eq!(parse("ok=1\nbad key=2\n").unwrap_err().0, 2);
-        assert_eq!(parse("A=\"open\n").unwrap_err().0, 1);
-    }
-}
-
 /// Reads `env_file`s (relative to `dir`) in order, later files winning.
 /// A missing file is an error unless it is marked not required.
 pub fn read_files(
@@ -110,4 +83,31 @@ pub fn read_files(
         }
     }
     env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_compose_dotenv() {
+        let text = "# c\nA=1\nexport B = two words # note\nC='x # y'\nD=\"l1\\nl2\"\nE=\n\nF\n";
+        let got = parse(text).unwrap();
+        let want = [
+            ("A", "1"),
+            ("B", "two words"),
+            ("C", "x # y"),
+            ("D", "l1\nl2"),
+            ("E", ""),
+            ("F", ""),
+        ];
+        assert_eq!(
+            got,
+            want.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(parse("ok=1\nbad key=2\n").unwrap_err().0, 2);
+        assert_eq!(parse("A=\"open\n").unwrap_err().0, 1);
+    }
 }

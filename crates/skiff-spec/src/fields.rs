@@ -105,7 +105,7 @@ fn short_port(n: &Node, errs: &mut Errors) -> Vec<PortSpec> {
         return bad(errs);
     };
     let (host, container) = match rest.split_once(':') {
-        Some((h, c)) if h.is_empty() => (None, c),
+        Some(("", c)) => (None, c),
         Some((h, c)) => (Some(h), c),
         None => (None, rest),
     };

@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod compose;
+mod compose_fields;
 pub mod dotenv;
 pub mod error;
 pub mod fields;

@@ -4,9 +4,7 @@ mod common;
 
 use common::Project;
 use skiff_spec::LoadOptions;
-use skiff_types::{
-    DependsCondition, HealthProbe, MountKind, Proto, RestartPolicy,
-};
+use skiff_types::{DependsCondition, HealthProbe, MountKind, Proto, RestartPolicy};
 
 const WORDPRESS: &str = r#"
 services:
@@ -72,7 +70,12 @@ fn wordpress_and_mysql() {
     assert_eq!(
         hc.probe,
         HealthProbe::Cmd {
-            argv: vec!["mysqladmin".into(), "ping".into(), "-h".into(), "localhost".into()]
+            argv: vec![
+                "mysqladmin".into(),
+                "ping".into(),
+                "-h".into(),
+                "localhost".into()
+            ]
         }
     );
     assert_eq!(db.volumes[0].kind, MountKind::Volume);
@@ -146,17 +149,29 @@ services:
     command: migrate
     restart: "no"
 "#;
-    let p = Project::new(&[("compose.yml", compose), ("common.env", "TZ=UTC\nREDIS_URL=overridden\n")]);
+    let p = Project::new(&[
+        ("compose.yml", compose),
+        ("common.env", "TZ=UTC\nREDIS_URL=overridden\n"),
+    ]);
     let t = p.load(&["compose.yml"], &LoadOptions::default()).unwrap();
     assert_eq!(t.name, "shop");
     let redis = &t.services["redis"];
     assert_eq!(
         redis.healthcheck.as_ref().unwrap().probe,
-        HealthProbe::Cmd { argv: vec!["/bin/sh".into(), "-c".into(), "redis-cli ping | grep PONG".into()] }
+        HealthProbe::Cmd {
+            argv: vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                "redis-cli ping | grep PONG".into()
+            ]
+        }
     );
     let web = &t.services["web"];
     let build = web.build.as_ref().unwrap();
-    assert_eq!((build.context.as_str(), build.file.as_deref()), ("./web", Some("Containerfile")));
+    assert_eq!(
+        (build.context.as_str(), build.file.as_deref()),
+        ("./web", Some("Containerfile"))
+    );
     assert_eq!(build.args["VERSION"], "1.2");
     assert_eq!(web.replicas, 3);
     assert_eq!(web.resources.cpu_milli, Some(500));
@@ -164,14 +179,20 @@ services:
     assert_eq!(web.restart, RestartPolicy::UnlessStopped);
     assert_eq!(web.labels["team"], "shop");
     assert_eq!(web.env["TZ"], "UTC");
-    assert_eq!(web.env["REDIS_URL"], "redis://redis:6379", "environment beats env_file");
+    assert_eq!(
+        web.env["REDIS_URL"], "redis://redis:6379",
+        "environment beats env_file"
+    );
     assert_eq!(web.env["DEBUG"], "false");
     assert_eq!(web.env["WORKERS"], "4");
     assert_eq!(web.ports.len(), 5);
     assert_eq!(web.ports[0].host_ip, Some("127.0.0.1".parse().unwrap()));
     assert_eq!(web.ports[1].proto, Proto::Udp);
     assert_eq!(web.ports[1].host, Some(9001));
-    assert_eq!((web.ports[4].host, web.ports[4].container), (Some(7002), 7002));
+    assert_eq!(
+        (web.ports[4].host, web.ports[4].container),
+        (Some(7002), 7002)
+    );
     let worker = &t.services["worker"];
     assert_eq!(
         worker.entrypoint.as_deref().unwrap(),
@@ -200,9 +221,15 @@ services:
     let p = Project::new(&[("compose.yaml", compose)]);
     let t = p.ok(&["compose.yaml"]);
     assert_eq!(t.services.keys().collect::<Vec<_>>(), vec!["app"]);
-    let opts = LoadOptions { profiles: vec!["tools".into()], ..Default::default() };
+    let opts = LoadOptions {
+        profiles: vec!["tools".into()],
+        ..Default::default()
+    };
     let t = p.load(&["compose.yaml"], &opts).unwrap();
-    assert_eq!(t.services.keys().collect::<Vec<_>>(), vec!["adminer", "app"]);
+    assert_eq!(
+        t.services.keys().collect::<Vec<_>>(),
+        vec!["adminer", "app"]
+    );
     assert_eq!(t.services["adminer"].profiles, vec!["tools", "debug"]);
 }
 
@@ -263,7 +290,11 @@ services:
     let t = p.ok(&["compose.yaml", "compose.override.yaml"]);
     let web = &t.services["web"];
     assert_eq!(web.image.as_deref(), Some("web:2"));
-    assert_eq!(web.command.as_deref().unwrap(), &["serve", "--debug"], "command is replaced");
+    assert_eq!(
+        web.command.as_deref().unwrap(),
+        &["serve", "--debug"],
+        "command is replaced"
+    );
     assert_eq!(web.env["LEVEL"], "debug");
     assert_eq!(web.env["KEEP"], "yes");
     let ports: Vec<u16> = web.ports.iter().map(|p| p.container).collect();
@@ -297,7 +328,11 @@ services:
     let t = p.load(&["compose.yaml"], &opts).unwrap();
     let web = &t.services["web"];
     assert_eq!(web.image.as_deref(), Some("docker.io/app:1.4"));
-    assert_eq!(web.ports[0].host, Some(7070), "the caller's environment beats .env");
+    assert_eq!(
+        web.ports[0].host,
+        Some(7070),
+        "the caller's environment beats .env"
+    );
     assert_eq!(web.env["GREETING"], "hello $USER from skiff");
     assert_eq!(web.env["EMPTY_DEFAULT"], "fallback");
     assert_eq!(web.env["DASH_ONLY"], "");
@@ -305,7 +340,10 @@ services:
     let p = Project::new(&[("compose.yaml", compose)]);
     let e = p.errors(&["compose.yaml"], &LoadOptions::default());
     assert_eq!(e.len(), 1, "{e:?}");
-    assert!(e[0].starts_with("compose.yaml:4:12: required variable TAG"), "{e:?}");
+    assert!(
+        e[0].starts_with("compose.yaml:4:12: required variable TAG"),
+        "{e:?}"
+    );
     assert!(e[0].contains("set TAG in .env"));
 }
 

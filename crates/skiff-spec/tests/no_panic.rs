@@ -47,10 +47,52 @@ fn mutate(seed: &str, edits: &[(usize, u8, u8)]) -> String {
 }
 
 const ALPHABET: &[&str] = &[
-    "services", ":", "\n", "  ", "- ", "[", "]", "{", "}", "\"", "'", "=", "${", "$$", "}", "web",
-    "image", "<<", "*a", "&a", "depends_on", "with", "ports", "8080:80", ",", "#", "[services.x]",
-    "replicas", "1", "-1", "99999999999999999999", "true", "null", ".", "env", "healthcheck",
-    "test", "volumes", "/x", ":ro", "!!str", "---", "|", ">", "?", "\t",
+    "services",
+    ":",
+    "\n",
+    "  ",
+    "- ",
+    "[",
+    "]",
+    "{",
+    "}",
+    "\"",
+    "'",
+    "=",
+    "${",
+    "$$",
+    "}",
+    "web",
+    "image",
+    "<<",
+    "*a",
+    "&a",
+    "depends_on",
+    "with",
+    "ports",
+    "8080:80",
+    ",",
+    "#",
+    "[services.x]",
+    "replicas",
+    "1",
+    "-1",
+    "99999999999999999999",
+    "true",
+    "null",
+    ".",
+    "env",
+    "healthcheck",
+    "test",
+    "volumes",
+    "/x",
+    ":ro",
+    "!!str",
+    "---",
+    "|",
+    ">",
+    "?",
+    "\t",
 ];
 
 proptest! {
@@ -83,9 +125,18 @@ fn seeds_are_valid() {
         if p.ends_with(".env") {
             return Err(std::io::Error::from(std::io::ErrorKind::NotFound));
         }
-        Ok(if p.ends_with("skiff.toml") { SEED_TOML } else { SEED_COMPOSE }.to_string())
+        Ok(if p.ends_with("skiff.toml") {
+            SEED_TOML
+        } else {
+            SEED_COMPOSE
+        }
+        .to_string())
     };
-    let opts = LoadOptions { project: Some("s".into()), profiles: vec!["p".into()], ..Default::default() };
+    let opts = LoadOptions {
+        project: Some("s".into()),
+        profiles: vec!["p".into()],
+        ..Default::default()
+    };
     let t = load_with(&[PathBuf::from("/x/compose.yaml")], &opts, &read).unwrap();
     assert_eq!(t.services["web"].replicas, 2);
     let t = load_with(&[PathBuf::from("/x/skiff.toml")], &opts, &read).unwrap();

@@ -51,21 +51,36 @@ replicas = 1
 
 #[test]
 fn webapp_topology_with_placement_lb_and_classes() {
-    let p = Project::new(&[("skiff.toml", WEBAPP), ("web.env", "GREETING=from-file\nTZ=UTC\n")]);
+    let p = Project::new(&[
+        ("skiff.toml", WEBAPP),
+        ("web.env", "GREETING=from-file\nTZ=UTC\n"),
+    ]);
     let t = p.load(&["skiff.toml"], &LoadOptions::default()).unwrap();
     assert_eq!(t.name, "webapp");
     let web = &t.services["web"];
     assert_eq!(web.replicas, 3);
-    assert_eq!(web.command.as_deref().unwrap(), &["httpd", "-f", "-p", "80", "-h", "/www"]);
+    assert_eq!(
+        web.command.as_deref().unwrap(),
+        &["httpd", "-f", "-p", "80", "-h", "/www"]
+    );
     assert_eq!(web.env["GREETING"], "hello");
     assert_eq!(web.env["TZ"], "UTC");
     assert_eq!(web.resources.memory, Some(64 << 20));
     assert_eq!(web.resources.cpu_milli, Some(250));
     assert_eq!(web.placement.spread, Some(1));
     let lb = web.lb.as_ref().unwrap();
-    assert_eq!((lb.listen.port(), lb.mode, lb.port), (8080, LbMode::Http, 80));
+    assert_eq!(
+        (lb.listen.port(), lb.mode, lb.port),
+        (8080, LbMode::Http, 80)
+    );
     let hc = web.healthcheck.as_ref().unwrap();
-    assert_eq!(hc.probe, HealthProbe::Http { path: "/".into(), port: 80 });
+    assert_eq!(
+        hc.probe,
+        HealthProbe::Http {
+            path: "/".into(),
+            port: 80
+        }
+    );
     assert_eq!((hc.interval_ms, hc.retries), (2000, 5));
     let mon = &t.services["monitor"];
     assert_eq!(mon.placement.with.as_deref(), Some("web"));
@@ -82,26 +97,51 @@ fn webapp_topology_with_placement_lb_and_classes() {
 #[test]
 fn env_overlays_are_selected_by_name() {
     let p = Project::new(&[("skiff.toml", WEBAPP), ("web.env", "")]);
-    let prod = LoadOptions { env: Some("prod".into()), ..Default::default() };
+    let prod = LoadOptions {
+        env: Some("prod".into()),
+        ..Default::default()
+    };
     let t = p.load(&["skiff.toml"], &prod).unwrap();
     let web = &t.services["web"];
     assert_eq!(web.replicas, 8);
     assert_eq!(web.env["GREETING"], "hello from prod");
     assert_eq!(web.env["LEVEL"], "warn");
     assert_eq!(web.resources.memory, Some(256 << 20));
-    assert_eq!(web.resources.cpu_milli, Some(250), "fields not overridden stay");
+    assert_eq!(
+        web.resources.cpu_milli,
+        Some(250),
+        "fields not overridden stay"
+    );
     assert_eq!(t.services["monitor"].wanted_replicas(&t), 8);
-    let dev = LoadOptions { env: Some("dev".into()), ..Default::default() };
-    assert_eq!(p.load(&["skiff.toml"], &dev).unwrap().services["web"].replicas, 1);
-    let e = p.errors(&["skiff.toml"], &LoadOptions { env: Some("staging".into()), ..Default::default() });
-    assert_eq!(e, vec!["skiff.toml:1:1: no environment `staging` in this file (define [env.staging])"]);
+    let dev = LoadOptions {
+        env: Some("dev".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        p.load(&["skiff.toml"], &dev).unwrap().services["web"].replicas,
+        1
+    );
+    let e = p.errors(
+        &["skiff.toml"],
+        &LoadOptions {
+            env: Some("staging".into()),
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        e,
+        vec!["skiff.toml:1:1: no environment `staging` in this file (define [env.staging])"]
+    );
 }
 
 #[test]
 fn yaml_uses_the_same_schema() {
     let yaml = "name: y\nservices:\n  web:\n    image: busybox\n    replicas: 2\n    spread: 1\n  side:\n    image: busybox\n    with: web\nenv:\n  prod:\n    web:\n      replicas: 4\n";
     let p = Project::new(&[("skiff.yaml", yaml)]);
-    let opts = LoadOptions { env: Some("prod".into()), ..Default::default() };
+    let opts = LoadOptions {
+        env: Some("prod".into()),
+        ..Default::default()
+    };
     let t = p.load(&["skiff.yaml"], &opts).unwrap();
     assert_eq!(t.services["web"].replicas, 4);
     assert_eq!(t.services["side"].placement.with.as_deref(), Some("web"));
@@ -160,14 +200,23 @@ fn with_cycles_and_syntax_errors() {
     assert_eq!(e.len(), 1);
     assert!(e[0].starts_with("skiff.toml:2:"), "{e:?}");
     assert!(e[0].contains("invalid TOML"), "{e:?}");
-    let p = Project::new(&[("skiff.yaml", "services:\n  a:\n    image: x\n    with: [1\n")]);
+    let p = Project::new(&[(
+        "skiff.yaml",
+        "services:\n  a:\n    image: x\n    with: [1\n",
+    )]);
     let e = p.errors(&["skiff.yaml"], &LoadOptions::default());
-    assert!(e[0].starts_with("skiff.yaml:") && e[0].contains("invalid YAML"), "{e:?}");
+    assert!(
+        e[0].starts_with("skiff.yaml:") && e[0].contains("invalid YAML"),
+        "{e:?}"
+    );
 }
 
 #[test]
 fn missing_files_are_errors() {
-    let p = Project::new(&[("skiff.toml", "[services.a]\nimage = \"x\"\nenv_file = \"gone.env\"\n")]);
+    let p = Project::new(&[(
+        "skiff.toml",
+        "[services.a]\nimage = \"x\"\nenv_file = \"gone.env\"\n",
+    )]);
     let e = p.errors(&["skiff.toml"], &LoadOptions::default());
     assert_eq!(e.len(), 1);
     assert!(e[0].starts_with("skiff.toml:3:12: env_file "), "{e:?}");

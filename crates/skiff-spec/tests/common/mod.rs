@@ -11,7 +11,10 @@ pub struct Project {
 
 impl Project {
     pub fn new(files: &[(&str, &str)]) -> Self {
-        let dir = tempfile::Builder::new().prefix("skiffspec").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("skiffspec")
+            .tempdir()
+            .unwrap();
         for (name, text) in files {
             let p = dir.path().join(name);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
