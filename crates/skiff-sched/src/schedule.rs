@@ -94,6 +94,8 @@ struct Run<'a> {
     generation: HashMap<(&'a str, u32), u32>,
     /// Suspended allocations of the job that were kept.
     suspended: Vec<usize>,
+    /// Slots that found no node yet, in placement order.
+    failed: Vec<(&'a ServiceSpec, u32, Unplaceable)>,
 }
 
 /// Schedules `topo` (one job, named `topo.name`) onto `snap`.
@@ -109,6 +111,7 @@ pub fn schedule(snap: &Snapshot, topo: &Topology, opts: &Options) -> Plan {
         prefer: HashMap::default(),
         generation: HashMap::default(),
         suspended: Vec::new(),
+        failed: Vec::new(),
     };
     let order = service_order(topo);
     let mut mine: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -139,6 +142,7 @@ pub fn schedule(snap: &Snapshot, topo: &Topology, opts: &Options) -> Plan {
     for svc in &order {
         run.place_service(&topo.services[*svc]);
     }
+    run.retry_failed();
     run.plan
 }
 
@@ -259,9 +263,29 @@ impl<'a> Run<'a> {
             }
             match self.choose(spec, index, &need) {
                 Ok(n) => self.place(spec, index, n, need, hash),
-                Err(why) => self.plan.unplaceable.push(why),
+                Err(why) => self.failed.push((spec, index, why)),
             }
         }
+    }
+
+    /// Suspension is the only thing that frees capacity during pass 2, and
+    /// it may free more than its preemptor took: slots that failed before
+    /// it get another try (until a round suspends nothing), so that a re-run
+    /// on the applied plan finds nothing more to place.
+    fn retry_failed(&mut self) {
+        let mut suspended = 0;
+        while self.plan.suspend.len() != suspended && !self.failed.is_empty() {
+            suspended = self.plan.suspend.len();
+            for (spec, index, _) in std::mem::take(&mut self.failed) {
+                let need = need_of(spec);
+                match self.choose(spec, index, &need) {
+                    Ok(n) => self.place(spec, index, n, need, spec.fingerprint()),
+                    Err(why) => self.failed.push((spec, index, why)),
+                }
+            }
+        }
+        let failed = std::mem::take(&mut self.failed);
+        self.plan.unplaceable = failed.into_iter().map(|(_, _, why)| why).collect();
     }
 
     fn spread_ok(&self, spec: &ServiceSpec, n: u32) -> bool {
