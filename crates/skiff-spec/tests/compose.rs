@@ -405,3 +405,54 @@ fn unsupported_keys_are_named_with_their_position() {
         ]
     );
 }
+
+#[test]
+fn compose_reference_errors_point_at_the_reference() {
+    let compose = r#"services:
+  web:
+    image: web
+    depends_on:
+      api:
+        condition: service_healthy
+      ghost:
+        condition: service_started
+    volumes:
+      - undeclared:/data
+    networks: [nowhere]
+  api:
+    image: api
+    depends_on: [web]
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 10 parsecs
+"#;
+    let p = Project::new(&[("compose.yaml", compose)]);
+    let e = p.errors(&["compose.yaml"], &LoadOptions::default());
+    assert_eq!(
+        e,
+        vec![
+            "compose.yaml:5:7: depends_on cycle: api -> web -> api",
+            "compose.yaml:7:7: depends_on: unknown service `ghost` (in service `web`)",
+            "compose.yaml:10:9: service `web` uses volume `undeclared`, which is not declared in the top-level volumes",
+            "compose.yaml:11:16: service `web` uses network `nowhere`, which is not declared in the top-level networks",
+            "compose.yaml:17:17: interval: invalid duration (want e.g. 30s, 1m30s, 500ms)",
+        ]
+    );
+}
+
+#[test]
+fn override_file_errors_name_the_override() {
+    let p = Project::new(&[
+        ("compose.yaml", "services:\n  web:\n    image: web\n"),
+        (
+            "override.yaml",
+            "services:\n  web:\n    ports: [\"99999:80\"]\n",
+        ),
+    ]);
+    let e = p.errors(&["compose.yaml", "override.yaml"], &LoadOptions::default());
+    assert_eq!(e.len(), 1);
+    assert!(
+        e[0].starts_with("override.yaml:3:13: invalid port \"99999:80\""),
+        "{e:?}"
+    );
+}
