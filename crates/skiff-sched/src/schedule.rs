@@ -124,7 +124,9 @@ pub fn schedule(snap: &Snapshot, topo: &Topology, opts: &Options) -> Plan {
             .entry((a.service.as_str(), a.index))
             .or_insert(0);
         *g = (*g).max(a.generation);
-        if a.status.is_live() {
+        // An allocation already told to stop is on its way out: it neither
+        // fills its slot nor is stopped again.
+        if a.status.is_live() && a.desired != DesiredState::Stop {
             mine.entry(a.service.as_str()).or_default().push(i);
         }
     }

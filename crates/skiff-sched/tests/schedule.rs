@@ -210,3 +210,14 @@ fn same_seed_same_plan_and_seeds_differ() {
     let differs = (2..20).any(|s| nodes(&schedule(&snap, &t, &Options { seed: s })) != nodes(&a));
     assert!(differs);
 }
+
+#[test]
+fn allocations_told_to_stop_neither_fill_slots_nor_use_capacity() {
+    let t = topo("app", vec![svc("web", 1, 4000, GIB)]);
+    let (_, mut after) = run(&cluster(1), &t, 1);
+    after.allocs[0].desired = DesiredState::Stop;
+    let (plan, _) = run(&after, &t, 1);
+    assert!(plan.stop.is_empty() && plan.keep.is_empty(), "{plan:?}");
+    assert_eq!(plan.place.len(), 1);
+    assert_eq!(plan.place[0].generation, 2);
+}
