@@ -107,7 +107,8 @@ impl Runtime {
             cgroup_path: std::path::Path::new("/").join(cgroup.rel_path()),
             userns: spec.userns_auto.then_some((100_000, 65_536)),
         };
-        let config = oci::build_spec(&spec, &ctx)?;
+        let mut config = oci::build_spec(&spec, &ctx)?;
+        oci::add_user_mounts(&mut config, &self.host_mounts(&spec)?);
         let seccomp = launch::seccomp_choice(&spec.seccomp)?;
         let json = serde_json::to_vec_pretty(&config).map_err(internal)?;
         let path = c.dir.0.join("config.json");
@@ -222,8 +223,20 @@ impl Runtime {
     }
 
     pub async fn remove(&self, r: &str, force: bool) -> Result<(), ApiError> {
+        self.remove_with_volumes(r, force, false).await
+    }
+
+    /// `rm [-f] [-v]`: with `volumes`, the container's anonymous volumes go too.
+    pub async fn remove_with_volumes(
+        &self,
+        r: &str,
+        force: bool,
+        volumes: bool,
+    ) -> Result<(), ApiError> {
         let c = self.resolve(r)?;
         let _op = c.op.lock().await;
+        // A `--rm` container's anonymous volumes always go with it (also after a failed start).
+        let volumes = volumes || c.rec().spec.auto_remove;
         let status = c.rec().state.status;
         status.can_remove(force).map_err(|_| {
             err(
@@ -237,10 +250,14 @@ impl Runtime {
             let _ = self.signal(&c, SIGKILL).await;
             let _ = tokio::time::timeout(Duration::from_secs(30), exits.changed()).await;
         }
-        self.remove_locked(&c).await
+        self.remove_locked(&c, volumes).await
     }
 
-    pub(super) async fn remove_locked(&self, c: &Arc<Container>) -> Result<(), ApiError> {
+    pub(super) async fn remove_locked(
+        &self,
+        c: &Arc<Container>,
+        volumes: bool,
+    ) -> Result<(), ApiError> {
         if c.rec().state.status.is_alive() {
             return Err(err(ErrorKind::Conflict, "container is still running"));
         }
@@ -253,10 +270,15 @@ impl Runtime {
             .unwrap_or_else(|p| p.into_inner())
             .remove(c.id.as_str());
         c.hub().log = None;
-        std::fs::remove_dir_all(&c.dir.0).or_else(|e| match e.kind() {
+        let removed = std::fs::remove_dir_all(&c.dir.0).or_else(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Ok(()),
             _ => Err(internal(format!("remove {}: {e}", c.dir.0.display()))),
-        })
+        });
+        if volumes {
+            let mounts = c.rec().spec.mounts.clone();
+            self.remove_anonymous_volumes(&mounts).await;
+        }
+        removed
     }
 
     pub async fn wait(&self, r: &str) -> Result<WaitResponse, ApiError> {
@@ -357,7 +379,8 @@ impl Runtime {
             tokio::spawn(async move { rt.restart_after(c, r.delay).await });
         } else if auto_remove {
             let _op = c.op.lock().await;
-            let _ = self.remove_locked(&c).await;
+            // `--rm` takes the anonymous volumes along, as Docker's does.
+            let _ = self.remove_locked(&c, true).await;
         }
     }
 

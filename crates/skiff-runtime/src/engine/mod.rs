@@ -12,6 +12,7 @@ mod io;
 mod lifecycle;
 mod names;
 mod netpool;
+mod volumes;
 
 use crate::keeper::client::KeeperClient;
 use crate::logs::LogWriter;
@@ -29,6 +30,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{mpsc, watch};
 
 pub use io::Session;
+pub(crate) use volumes::HostMount;
 
 /// Settings the daemon passes in.
 #[derive(Debug, Clone)]
@@ -82,6 +84,9 @@ struct Inner {
     containers: Mutex<HashMap<String, Arc<Container>>>,
     execs: Mutex<HashMap<String, io::ExecState>>,
     netns_pool: Option<netpool::NetnsPool>,
+    volumes: skiff_volume::VolumeStore,
+    /// See `volumes.rs`: orders mount resolution in `create` against volume removal.
+    volumes_lock: tokio::sync::Mutex<()>,
 }
 
 /// The engine. Cheap to clone.
@@ -186,9 +191,20 @@ impl Runtime {
         Ok(c)
     }
 
-    /// `create`: validates, writes the record and the container's directories.
-    pub async fn create(&self, spec: ContainerSpec) -> Result<ContainerId, ApiError> {
+    /// `create`: validates, resolves the mounts (creating volumes), writes the record and the
+    /// container's directories. A failure removes the volumes it created.
+    pub async fn create(&self, mut spec: ContainerSpec) -> Result<ContainerId, ApiError> {
         validate(&spec)?;
+        let _volumes = self.inner.volumes_lock.lock().await;
+        let made = self.prepare_mounts(&mut spec)?;
+        let res = self.create_record(spec);
+        if res.is_err() {
+            self.drop_volumes(&made);
+        }
+        res
+    }
+
+    fn create_record(&self, spec: ContainerSpec) -> Result<ContainerId, ApiError> {
         let name = match &spec.name {
             Some(n) => ContainerName::parse(n)
                 .map_err(|e| err(ErrorKind::Invalid, e.to_string()))?
