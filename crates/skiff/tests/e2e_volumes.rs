@@ -227,3 +227,75 @@ fn rm_takes_anonymous_volumes_only() {
     );
     no_mounts_left(&d);
 }
+
+/// The config.json skiff writes carries the mounts so that runc runs the same container.
+#[test]
+fn config_json_mounts_run_under_runc() {
+    if !need_root("config_json_mounts_run_under_runc") {
+        return;
+    }
+    if std::process::Command::new("runc")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: config_json_mounts_run_under_runc needs runc (scripts/deps.sh)");
+        return;
+    }
+    let d = Daemon::start();
+    let r = rootfs().to_str().unwrap();
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("f"), "host\n").unwrap();
+    let bind = format!("{}:/b:ro", host.path().display());
+    d.ok(&[
+        "run",
+        "--name",
+        "cfg",
+        "--rootfs",
+        r,
+        "-v",
+        "rv:/data",
+        "-v",
+        &bind,
+        "--tmpfs",
+        "/t:size=1m",
+        "sh",
+        "-c",
+        "echo vol > /data/f",
+    ]);
+    let id = d.inspect("cfg")["id"].as_str().unwrap().to_string();
+    let config = std::fs::read(format!("{}/containers/{id}/config.json", d.root_str())).unwrap();
+    let mut c: serde_json::Value = serde_json::from_slice(&config).unwrap();
+    c["process"]["args"] = serde_json::json!([
+        "sh",
+        "-c",
+        "cat /data/f /b/f; grep -c ' /t tmpfs' /proc/mounts; echo x > /b/g || echo refused"
+    ]);
+    let cgroup = format!("/{}-runc", d.cgroup_parent());
+    c["linux"]["cgroupsPath"] = serde_json::json!(cgroup);
+    let bundle = tempfile::tempdir().unwrap();
+    std::fs::write(
+        bundle.path().join("config.json"),
+        serde_json::to_vec(&c).unwrap(),
+    )
+    .unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("runc")
+        .arg("--root")
+        .arg(state.path())
+        .args(["run", "-b"])
+        .arg(bundle.path())
+        .arg(format!("skiff-vol-{}", std::process::id()))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "runc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout, "vol\nhost\n1\nrefused\n");
+    d.ok(&["rm", "cfg"]);
+    no_mounts_left(&d);
+}
