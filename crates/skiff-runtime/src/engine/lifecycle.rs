@@ -264,21 +264,20 @@ impl Runtime {
         // The keeper's fds and the cgroup went with the exit (`on_exit`) or the
         // failed start; what is left is the record, the log and the overlay dirs.
         let _teardown = c.teardown.lock().await;
+        if volumes {
+            let mounts = c.rec().spec.mounts.clone();
+            self.remove_anonymous_volumes(c.id.as_str(), &mounts).await;
+        }
         self.inner
             .containers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(c.id.as_str());
         c.hub().log = None;
-        let removed = std::fs::remove_dir_all(&c.dir.0).or_else(|e| match e.kind() {
+        std::fs::remove_dir_all(&c.dir.0).or_else(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Ok(()),
             _ => Err(internal(format!("remove {}: {e}", c.dir.0.display()))),
-        });
-        if volumes {
-            let mounts = c.rec().spec.mounts.clone();
-            self.remove_anonymous_volumes(&mounts).await;
-        }
-        removed
+        })
     }
 
     pub async fn wait(&self, r: &str) -> Result<WaitResponse, ApiError> {

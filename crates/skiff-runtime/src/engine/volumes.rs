@@ -41,10 +41,11 @@ impl Runtime {
         &self.inner.volumes
     }
 
-    /// Ids of the containers whose mounts name volume `name`.
-    fn users_of(&self, name: &str) -> Vec<String> {
+    /// Ids of the containers (but `except`) whose mounts name volume `name`.
+    fn users_of(&self, name: &str, except: Option<&str>) -> Vec<String> {
         self.all()
             .iter()
+            .filter(|c| Some(c.id.as_str()) != except)
             .filter(|c| {
                 c.rec()
                     .spec
@@ -81,7 +82,7 @@ impl Runtime {
     /// Refuses a volume in use (force or not, as Docker); `force` ignores a missing one.
     pub async fn volume_remove(&self, name: &str, force: bool) -> Result<(), ApiError> {
         let _l = self.inner.volumes_lock.lock().await;
-        let users = self.users_of(name);
+        let users = self.users_of(name, None);
         if !users.is_empty() {
             return Err(err(
                 ErrorKind::Conflict,
@@ -99,7 +100,7 @@ impl Runtime {
         let _l = self.inner.volumes_lock.lock().await;
         let mut out = VolumePruneResponse::default();
         for v in self.volume_list().await? {
-            if (all || v.anonymous) && self.users_of(&v.name).is_empty() {
+            if (all || v.anonymous) && self.users_of(&v.name, None).is_empty() {
                 let size = self.volumes().size(&v.name);
                 self.volumes().remove(&v.name).map_err(api)?;
                 out.space_reclaimed += size;
@@ -179,14 +180,15 @@ impl Runtime {
         }
     }
 
-    /// After a container is gone: its anonymous volumes no other container uses.
-    pub(super) async fn remove_anonymous_volumes(&self, mounts: &[MountSpec]) {
+    /// The anonymous volumes of container `id` (being removed) that no other container uses.
+    /// Called before the container leaves the map: once `rm` answers, they are gone too.
+    pub(super) async fn remove_anonymous_volumes(&self, id: &str, mounts: &[MountSpec]) {
         let _l = self.inner.volumes_lock.lock().await;
         for m in mounts
             .iter()
             .filter(|m| m.kind == MountType::Volume && m.anonymous)
         {
-            if self.users_of(&m.source).is_empty() {
+            if self.users_of(&m.source, Some(id)).is_empty() {
                 if let Err(e) = self.volumes().remove(&m.source) {
                     if !matches!(e, VolumeError::NotFound(_)) {
                         eprintln!("skiff: remove anonymous volume {}: {e}", m.source);
