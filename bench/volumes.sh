@@ -27,6 +27,8 @@ mkdir -p "$OUT"
 rm -f "$OUT"/volumes-*.json
 export ROOTFS=$BENCH_T/rootfs
 bash "$REPO/scripts/rootfs.sh" "$ROOTFS" >/dev/null
+# podman's crun refuses this hybrid cgroup layout unless hugetlb is also mounted as v1 (setup.sh).
+has podman && hugetlb_mount
 has podman && podman_setup
 if has docker; then docker_start || { log "docker unavailable: skipping it"; PEERS=${PEERS/docker/}; }; fi
 if has skiff; then skiff_build && skiff_daemon_start; fi
