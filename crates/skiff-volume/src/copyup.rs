@@ -15,8 +15,15 @@ use std::path::{Path, PathBuf};
 
 /// Copies `rootfs`'s content at `target` (an absolute in-container path) into `dest` (a
 /// volume's `_data`). Returns false when the rootfs has no directory there (nothing to copy).
-/// `name` is the volume's, for errors.
-pub fn copy_up(rootfs: &Path, target: &str, dest: &Path, name: &str) -> Result<bool, VolumeError> {
+/// `name` is the volume's, for errors. `shift` is added to every owner's uid and gid (the
+/// host id of container root in a user namespace; 0 without one).
+pub fn copy_up(
+    rootfs: &Path,
+    target: &str,
+    dest: &Path,
+    name: &str,
+    shift: u32,
+) -> Result<bool, VolumeError> {
     let fail = |source: FsRootError| VolumeError::CopyUp {
         name: name.to_string(),
         target: target.to_string(),
@@ -27,12 +34,13 @@ pub fn copy_up(rootfs: &Path, target: &str, dest: &Path, name: &str) -> Result<b
         return Ok(false);
     };
     let dst = RootDir::open(dest).map_err(fail)?;
-    copy_root_attrs(&src, dest).map_err(|e| VolumeError::io("set owner and mode of", dest)(e))?;
+    copy_root_attrs(&src, dest, shift)
+        .map_err(|e| VolumeError::io("set owner and mode of", dest)(e))?;
     let mut stack: Vec<PathBuf> = vec![PathBuf::new()];
     while let Some(dir) = stack.pop() {
         for child in src.read_dir(&dir).map_err(fail)? {
             let rel = dir.join(child);
-            if copy_entry(&src, &dst, &rel).map_err(fail)? {
+            if copy_entry(&src, &dst, &rel, shift).map_err(fail)? {
                 stack.push(rel);
             }
         }
@@ -41,18 +49,20 @@ pub fn copy_up(rootfs: &Path, target: &str, dest: &Path, name: &str) -> Result<b
 }
 
 /// The volume's root takes the owner and mode of the image's directory, as Docker does.
-fn copy_root_attrs(src: &RootDir, dest: &Path) -> std::io::Result<()> {
+fn copy_root_attrs(src: &RootDir, dest: &Path, shift: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let st = src
         .stat(Path::new(""))
         .map_err(|e| std::io::Error::other(e.to_string()))?
         .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))?;
-    std::os::unix::fs::chown(dest, Some(st.uid), Some(st.gid))?;
+    let (uid, gid) = (st.uid.saturating_add(shift), st.gid.saturating_add(shift));
+    std::os::unix::fs::chown(dest, Some(uid), Some(gid))?;
     std::fs::set_permissions(dest, std::fs::Permissions::from_mode(st.mode))
 }
 
 /// Copies one entry; true when it is a directory whose children come next.
-fn copy_entry(src: &RootDir, dst: &RootDir, rel: &Path) -> Result<bool, FsRootError> {
+fn copy_entry(src: &RootDir, dst: &RootDir, rel: &Path, shift: u32) -> Result<bool, FsRootError> {
+    let owner = |id: u32| id.saturating_add(shift);
     let Some(st) = src.stat(rel)? else {
         return Ok(false); // vanished meanwhile
     };
@@ -74,7 +84,7 @@ fn copy_entry(src: &RootDir, dst: &RootDir, rel: &Path) -> Result<bool, FsRootEr
         }
         EntryKind::Symlink => {
             dst.symlink(&src.read_link(rel)?, rel)?;
-            dst.set_owner(rel, st.uid, st.gid)?;
+            dst.set_owner(rel, owner(st.uid), owner(st.gid))?;
             return Ok(false);
         }
         EntryKind::Fifo => {
@@ -85,7 +95,7 @@ fn copy_entry(src: &RootDir, dst: &RootDir, rel: &Path) -> Result<bool, FsRootEr
             return Ok(false)
         }
     };
-    dst.set_owner(rel, st.uid, st.gid)?;
+    dst.set_owner(rel, owner(st.uid), owner(st.gid))?;
     dst.set_mode(rel, st.mode)?;
     if !is_dir {
         dst.set_mtime(rel, st.mtime, 0)?;
@@ -120,7 +130,7 @@ mod tests {
         symlink(outside.path(), r.join("hostdir")).unwrap();
 
         let vol = tempfile::tempdir().unwrap();
-        assert!(copy_up(r, "/data", vol.path(), "v").unwrap());
+        assert!(copy_up(r, "/data", vol.path(), "v", 0).unwrap());
         let v = vol.path();
         assert_eq!(std::fs::read_to_string(v.join("a.txt")).unwrap(), "alpha");
         assert_eq!(std::fs::read_to_string(v.join("sub/b")).unwrap(), "beta");
@@ -140,8 +150,24 @@ mod tests {
 
         // `/hostdir` points at a host directory: inside the rootfs that is a missing path.
         let vol2 = tempfile::tempdir().unwrap();
-        assert!(!copy_up(r, "/hostdir", vol2.path(), "v2").unwrap());
+        assert!(!copy_up(r, "/hostdir", vol2.path(), "v2", 0).unwrap());
         assert!(std::fs::read_dir(vol2.path()).unwrap().next().is_none());
-        assert!(!copy_up(r, "/nope", vol2.path(), "v2").unwrap());
+        assert!(!copy_up(r, "/nope", vol2.path(), "v2", 0).unwrap());
+        if skiff_sys::fsroot::effective_uid() == 0 {
+            // In a user namespace the owners move by the mapping's base.
+            use std::os::unix::fs::MetadataExt;
+            let vol3 = tempfile::tempdir().unwrap();
+            assert!(copy_up(r, "/data", vol3.path(), "v3", 100_000).unwrap());
+            let own = std::fs::symlink_metadata(vol3.path().join("a.txt")).unwrap();
+            let mine = std::fs::symlink_metadata(r.join("srv/data/a.txt")).unwrap();
+            assert_eq!(
+                (own.uid(), own.gid()),
+                (mine.uid() + 100_000, mine.gid() + 100_000)
+            );
+            assert_eq!(
+                std::fs::metadata(vol3.path()).unwrap().uid(),
+                100_000 + mine.uid()
+            );
+        }
     }
 }

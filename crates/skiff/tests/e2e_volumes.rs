@@ -299,3 +299,32 @@ fn config_json_mounts_run_under_runc() {
     d.ok(&["rm", "cfg"]);
     no_mounts_left(&d);
 }
+
+/// With `--userns auto`, a volume the container creates belongs to its (mapped) root, and
+/// copied-up content is shifted the same way: the container can write both.
+#[test]
+fn userns_containers_own_the_volumes_they_create() {
+    if !need_root("userns_containers_own_the_volumes_they_create") {
+        return;
+    }
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let d = Daemon::start();
+    // The mapped root must be able to reach its overlay dirs (a temp dir is 0700).
+    std::fs::set_permissions(d.root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (code, out, err) = d.run(
+        &["--userns", "auto", "-v", "uvol:/data", "-v", "/etc"],
+        &[
+            "sh",
+            "-c",
+            "echo a > /data/f && echo b > /etc/new && stat -c %u /data /etc/passwd",
+        ],
+    );
+    assert_eq!((code, out.as_str()), (0, "0\n0\n"), "{err}");
+    let data = format!("{}/volumes/uvol/_data", d.root_str());
+    assert_eq!(std::fs::metadata(&data).unwrap().uid(), 100_000);
+    assert_eq!(
+        std::fs::metadata(format!("{data}/f")).unwrap().uid(),
+        100_000
+    );
+    no_mounts_left(&d);
+}

@@ -105,7 +105,7 @@ impl Runtime {
                 .clone()
                 .unwrap_or_else(|| c.id.short().to_string()),
             cgroup_path: std::path::Path::new("/").join(cgroup.rel_path()),
-            userns: spec.userns_auto.then_some((100_000, 65_536)),
+            userns: spec.userns_auto.then_some(super::USERNS_AUTO),
         };
         let mut config = oci::build_spec(&spec, &ctx)?;
         oci::add_user_mounts(&mut config, &self.host_mounts(&spec)?);

@@ -32,6 +32,9 @@ use tokio::sync::{mpsc, watch};
 pub use io::Session;
 pub(crate) use volumes::HostMount;
 
+/// `--userns=auto`: (host id base, size) mapped to container id 0.
+pub(crate) const USERNS_AUTO: (u32, u32) = (100_000, 65_536);
+
 /// Settings the daemon passes in.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
@@ -233,7 +236,13 @@ impl Runtime {
         let made = (|| -> std::io::Result<()> {
             std::fs::create_dir_all(&dir.0)?;
             for d in [dir.upper(), dir.work(), dir.merged()] {
-                std::fs::create_dir(d)?;
+                std::fs::create_dir(&d)?;
+                if spec.userns_auto && d != dir.merged() {
+                    // The overlay is mounted by the container's (mapped) root: its writable
+                    // layer must be that root's, or the rootfs and mount points are read-only.
+                    let root = Some(USERNS_AUTO.0);
+                    std::os::unix::fs::chown(&d, root, root)?;
+                }
             }
             Ok(())
         })();

@@ -146,6 +146,14 @@ impl Runtime {
     ) -> Result<(), ApiError> {
         let now = crate::fsutil::now_nanos();
         let rootfs = spec.rootfs.clone();
+        // In a user namespace, container root is host id USERNS_AUTO.0: a volume this
+        // container creates is owned (and its copied-up content shifted) accordingly, as
+        // Docker's userns-remap does, so the container can write it.
+        let shift = if spec.userns_auto {
+            super::USERNS_AUTO.0
+        } else {
+            0
+        };
         for m in spec
             .mounts
             .iter_mut()
@@ -160,14 +168,14 @@ impl Runtime {
                 made.push(v.name.clone());
             }
             m.source = v.name.clone();
+            let data = Path::new(&v.mountpoint);
+            if created && shift != 0 {
+                std::os::unix::fs::chown(data, Some(shift), Some(shift))
+                    .map_err(|e| internal(format!("chown {}: {e}", data.display())))?;
+            }
             if !m.no_copy && self.volumes().is_empty(&v.name).map_err(api)? {
-                skiff_volume::copy_up(
-                    Path::new(&rootfs),
-                    &m.target,
-                    Path::new(&v.mountpoint),
-                    &v.name,
-                )
-                .map_err(api)?;
+                skiff_volume::copy_up(Path::new(&rootfs), &m.target, data, &v.name, shift)
+                    .map_err(api)?;
             }
         }
         Ok(())
