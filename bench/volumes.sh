@@ -42,12 +42,12 @@ has podman && $P volume create benchvol >/dev/null
 has docker && $D volume create benchvol >/dev/null
 
 cmds=()
-has skiff && cmds+=(-n "skiff -v" "$S run --rm --network none --rootfs $ROOTFS -v benchvol:/data /bin/true")
+has skiff && cmds+=(-n "skiff -v" "$S run --rm --network none -v benchvol:/data --rootfs $ROOTFS /bin/true")
 has skiff && cmds+=(-n "skiff (no volume)" "$S run --rm --network none --rootfs $ROOTFS /bin/true")
 [ ${#cmds[@]} -eq 0 ] || hyperfine -w 3 -r "$RUNS" --export-json "$OUT/volumes-skiff.json" "${cmds[@]}"
 slow=()
-has podman && slow+=(-n "podman -v" "$P run --rm --network none --rootfs ${PODMAN_ROOTFS:-} -v benchvol:/data /bin/true")
-has docker && slow+=(-n "docker -v" "$D run --rm --network none ${DOCKER_IMAGE:-} -v benchvol:/data /bin/true")
+has podman && slow+=(-n "podman -v" "$P run --rm --network none -v benchvol:/data --rootfs ${PODMAN_ROOTFS:-} /bin/true")
+has docker && slow+=(-n "docker -v" "$D run --rm --network none -v benchvol:/data ${DOCKER_IMAGE:-} /bin/true")
 [ ${#slow[@]} -eq 0 ] || hyperfine -w 1 -r "$SLOW_RUNS" --export-json "$OUT/volumes-slow.json" "${slow[@]}"
 
 python3 - "$OUT" <<'PY'
