@@ -198,7 +198,15 @@ impl Runtime {
     /// container's directories. A failure removes the volumes it created.
     pub async fn create(&self, mut spec: ContainerSpec) -> Result<ContainerId, ApiError> {
         validate(&spec)?;
-        let _volumes = self.inner.volumes_lock.lock().await;
+        // Only creates that use volumes wait for (and hold) the volumes lock.
+        let uses_volumes = spec
+            .mounts
+            .iter()
+            .any(|m| m.kind == skiff_types::MountType::Volume);
+        let _volumes = match uses_volumes {
+            true => Some(self.inner.volumes_lock.lock().await),
+            false => None,
+        };
         let made = self.prepare_mounts(&mut spec)?;
         let res = self.create_record(spec);
         if res.is_err() {
