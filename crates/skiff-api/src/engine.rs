@@ -5,8 +5,8 @@
 //! id, a unique id prefix, or a name): the engine resolves it.
 
 use skiff_types::{
-    ApiError, ContainerId, ContainerInfo, ContainerSpec, ContainerSummary, ExecSpec, Frame,
-    LogOptions, StatsSample, WaitResponse,
+    ApiError, ContainerId, ContainerInfo, ContainerSpec, ContainerSummary, ErrorKind, ExecSpec,
+    Frame, LogOptions, StatsSample, Volume, VolumeCreateRequest, VolumePruneResponse, WaitResponse,
 };
 use std::future::Future;
 use tokio::sync::mpsc;
@@ -73,6 +73,57 @@ pub trait Engine: Send + Sync + 'static {
         cols: u16,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
 
+    /// `rm -v`: also removes the container's anonymous volumes.
+    fn remove_with_volumes(
+        &self,
+        r: &str,
+        force: bool,
+        volumes: bool,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send {
+        async move {
+            if volumes {
+                return Err(no_volumes());
+            }
+            self.remove(r, force).await
+        }
+    }
+
+    // Volumes (API.md `/v1/volumes`). The defaults answer "unavailable" for an engine that
+    // manages no volumes (the API's test fakes); the daemon's engine implements them all.
+
+    /// Creates a volume (an existing one of that name is returned as it is).
+    fn volume_create(
+        &self,
+        req: VolumeCreateRequest,
+    ) -> impl Future<Output = Result<Volume, ApiError>> + Send {
+        let _ = req;
+        async { Err(no_volumes()) }
+    }
+    fn volume_list(&self) -> impl Future<Output = Result<Vec<Volume>, ApiError>> + Send {
+        async { Err(no_volumes()) }
+    }
+    fn volume_inspect(&self, name: &str) -> impl Future<Output = Result<Volume, ApiError>> + Send {
+        let _ = name;
+        async { Err(no_volumes()) }
+    }
+    /// Refuses a volume any container uses; `force` only ignores a missing volume.
+    fn volume_remove(
+        &self,
+        name: &str,
+        force: bool,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send {
+        let _ = (name, force);
+        async { Err(no_volumes()) }
+    }
+    /// Removes unused anonymous volumes, or every unused volume with `all`.
+    fn volume_prune(
+        &self,
+        all: bool,
+    ) -> impl Future<Output = Result<VolumePruneResponse, ApiError>> + Send {
+        let _ = all;
+        async { Err(no_volumes()) }
+    }
+
     /// `run` in one request: create, attach (before start, so nothing is missed), start.
     /// The session's id is the container's. If the start fails, a container that asked
     /// for `--rm` is removed again; otherwise it stays, as Docker leaves it.
@@ -96,4 +147,11 @@ pub trait Engine: Send + Sync + 'static {
             Ok(session)
         }
     }
+}
+
+fn no_volumes() -> ApiError {
+    ApiError::new(
+        ErrorKind::Unavailable,
+        "this engine does not manage volumes",
+    )
 }

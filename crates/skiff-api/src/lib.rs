@@ -11,6 +11,7 @@ pub mod router;
 pub mod serve;
 pub mod signal;
 pub mod stream;
+mod volumes;
 
 pub use client::{Client, ClientError, LogFrames, Stream};
 pub use engine::{Engine, Session};

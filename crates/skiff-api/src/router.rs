@@ -20,7 +20,7 @@ use std::sync::Arc;
 /// The largest JSON body the API accepts (a spec with a seccomp profile fits).
 const MAX_BODY: usize = 4 * 1024 * 1024;
 
-type Q = Query<HashMap<String, String>>;
+pub(crate) type Q = Query<HashMap<String, String>>;
 
 /// An `ApiError` as an HTTP answer: status from its kind, the error as JSON.
 #[derive(Debug)]
@@ -40,14 +40,14 @@ impl IntoResponse for ErrorResponse {
     }
 }
 
-type ApiResult<T> = Result<T, ErrorResponse>;
+pub(crate) type ApiResult<T> = Result<T, ErrorResponse>;
 
 fn invalid(msg: impl Into<String>) -> ErrorResponse {
     ErrorResponse(ApiError::new(ErrorKind::Invalid, msg))
 }
 
 /// A boolean query parameter: absent -> `default`; `1`/`true`/`yes` or `0`/`false`/`no`/``.
-fn flag(q: &HashMap<String, String>, key: &str, default: bool) -> ApiResult<bool> {
+pub(crate) fn flag(q: &HashMap<String, String>, key: &str, default: bool) -> ApiResult<bool> {
     match q.get(key).map(|v| v.to_ascii_lowercase()) {
         None => Ok(default),
         Some(v) => match v.as_str() {
@@ -70,11 +70,11 @@ fn number<T: std::str::FromStr>(q: &HashMap<String, String>, key: &str) -> ApiRe
     }
 }
 
-fn json_body<T: DeserializeOwned>(body: &[u8], what: &str) -> ApiResult<T> {
+pub(crate) fn json_body<T: DeserializeOwned>(body: &[u8], what: &str) -> ApiResult<T> {
     serde_json::from_slice(body).map_err(|e| invalid(format!("invalid {what}: {e}")))
 }
 
-fn no_content() -> Response {
+pub(crate) fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -118,6 +118,7 @@ pub fn router<E: Engine>(engine: Arc<E>) -> Router {
         .route("/v1/containers/{ref}/attach", post(attach::<E>))
         .route("/v1/containers/{ref}/exec", post(exec::<E>))
         .route("/v1/containers/{ref}/resize", post(resize::<E>))
+        .merge(crate::volumes::routes::<E>())
         .fallback(|| async {
             ErrorResponse(ApiError::new(ErrorKind::NotFound, "no such API endpoint"))
         })
@@ -175,7 +176,9 @@ async fn remove<E: Engine>(
     Path(r): Path<String>,
     Query(q): Q,
 ) -> ApiResult<Response> {
-    e.remove(&r, flag(&q, "force", false)?).await?;
+    let force = flag(&q, "force", false)?;
+    e.remove_with_volumes(&r, force, flag(&q, "v", false)?)
+        .await?;
     Ok(no_content())
 }
 

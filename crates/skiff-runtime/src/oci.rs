@@ -19,6 +19,9 @@
 //! keeper would have to compile a second format.
 
 mod checks;
+mod mounts;
+
+pub(crate) use mounts::add_user_mounts;
 
 use crate::keeper::proto::{LaunchSpec, SeccompChoice, StdioMode};
 use crate::launch;

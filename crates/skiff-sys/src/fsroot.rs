@@ -518,3 +518,4 @@ impl RootDir {
 mod raw;
 #[cfg(test)]
 mod tests;
+mod tree;

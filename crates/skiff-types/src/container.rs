@@ -70,6 +70,8 @@ pub struct ContainerSpec {
     pub labels: BTreeMap<String, String>,
     /// Seconds `stop` waits after SIGTERM before SIGKILL (default 10).
     pub stop_timeout: Option<u32>,
+    /// Volumes, binds and tmpfs mounts (`-v`, `--mount`, `--tmpfs`).
+    pub mounts: Vec<crate::MountSpec>,
 }
 
 impl ContainerSpec {

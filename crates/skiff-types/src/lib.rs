@@ -11,6 +11,8 @@ pub mod container;
 pub mod error;
 pub mod frame;
 pub mod id;
+pub mod mount;
+pub mod mount_parse;
 pub mod resources;
 pub mod restart;
 pub mod service;
@@ -27,6 +29,7 @@ pub use container::{
 pub use error::{ApiError, ErrorKind};
 pub use frame::{encode_into, Frame, FrameDecoder, FrameError, FrameKind};
 pub use id::{ContainerId, ContainerName, IdError};
+pub use mount::{MountSpec, MountType, Volume, VolumeCreateRequest, VolumePruneResponse};
 pub use resources::{parse_cpus, parse_memory_size, Resources, SizeError};
 pub use restart::{RestartPolicy, RestartPolicyError};
 pub use service::{HealthCheck, HealthProbe, Instance, Proto, ServiceDecl, ServiceUpdate};

@@ -3,6 +3,7 @@
 
 mod http;
 mod stream;
+mod volumes;
 
 pub use stream::{LogFrames, Stream};
 

@@ -71,6 +71,8 @@ impl Runtime {
             kept,
             mut exits,
         } = connect_or_spawn(&cfg.root)?;
+        let volumes = skiff_volume::VolumeStore::open(&cfg.root)
+            .map_err(|e| io::Error::other(e.to_string()))?;
         let rt = Runtime {
             inner: std::sync::Arc::new(Inner {
                 cfg,
@@ -79,6 +81,8 @@ impl Runtime {
                 containers: Mutex::new(HashMap::new()),
                 execs: Mutex::new(HashMap::new()),
                 netns_pool: super::netpool::NetnsPool::start(4),
+                volumes,
+                volumes_lock: tokio::sync::Mutex::new(()),
             }),
         };
         let (records, problems) = load_all(rt.root());

@@ -105,9 +105,10 @@ impl Runtime {
                 .clone()
                 .unwrap_or_else(|| c.id.short().to_string()),
             cgroup_path: std::path::Path::new("/").join(cgroup.rel_path()),
-            userns: spec.userns_auto.then_some((100_000, 65_536)),
+            userns: spec.userns_auto.then_some(super::USERNS_AUTO),
         };
-        let config = oci::build_spec(&spec, &ctx)?;
+        let mut config = oci::build_spec(&spec, &ctx)?;
+        oci::add_user_mounts(&mut config, &self.host_mounts(&spec)?);
         let seccomp = launch::seccomp_choice(&spec.seccomp)?;
         let json = serde_json::to_vec_pretty(&config).map_err(internal)?;
         let path = c.dir.0.join("config.json");
@@ -222,8 +223,20 @@ impl Runtime {
     }
 
     pub async fn remove(&self, r: &str, force: bool) -> Result<(), ApiError> {
+        self.remove_with_volumes(r, force, false).await
+    }
+
+    /// `rm [-f] [-v]`: with `volumes`, the container's anonymous volumes go too.
+    pub async fn remove_with_volumes(
+        &self,
+        r: &str,
+        force: bool,
+        volumes: bool,
+    ) -> Result<(), ApiError> {
         let c = self.resolve(r)?;
         let _op = c.op.lock().await;
+        // A `--rm` container's anonymous volumes always go with it (also after a failed start).
+        let volumes = volumes || c.rec().spec.auto_remove;
         let status = c.rec().state.status;
         status.can_remove(force).map_err(|_| {
             err(
@@ -237,16 +250,24 @@ impl Runtime {
             let _ = self.signal(&c, SIGKILL).await;
             let _ = tokio::time::timeout(Duration::from_secs(30), exits.changed()).await;
         }
-        self.remove_locked(&c).await
+        self.remove_locked(&c, volumes).await
     }
 
-    pub(super) async fn remove_locked(&self, c: &Arc<Container>) -> Result<(), ApiError> {
+    pub(super) async fn remove_locked(
+        &self,
+        c: &Arc<Container>,
+        volumes: bool,
+    ) -> Result<(), ApiError> {
         if c.rec().state.status.is_alive() {
             return Err(err(ErrorKind::Conflict, "container is still running"));
         }
         // The keeper's fds and the cgroup went with the exit (`on_exit`) or the
         // failed start; what is left is the record, the log and the overlay dirs.
         let _teardown = c.teardown.lock().await;
+        if volumes {
+            let mounts = c.rec().spec.mounts.clone();
+            self.remove_anonymous_volumes(c.id.as_str(), &mounts).await;
+        }
         self.inner
             .containers
             .lock()
@@ -357,7 +378,8 @@ impl Runtime {
             tokio::spawn(async move { rt.restart_after(c, r.delay).await });
         } else if auto_remove {
             let _op = c.op.lock().await;
-            let _ = self.remove_locked(&c).await;
+            // `--rm` takes the anonymous volumes along, as Docker's does.
+            let _ = self.remove_locked(&c, true).await;
         }
     }
 

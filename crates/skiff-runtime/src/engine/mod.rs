@@ -12,6 +12,7 @@ mod io;
 mod lifecycle;
 mod names;
 mod netpool;
+mod volumes;
 
 use crate::keeper::client::KeeperClient;
 use crate::logs::LogWriter;
@@ -29,6 +30,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{mpsc, watch};
 
 pub use io::Session;
+pub(crate) use volumes::HostMount;
+
+/// `--userns=auto`: (host id base, size) mapped to container id 0.
+pub(crate) const USERNS_AUTO: (u32, u32) = (100_000, 65_536);
 
 /// Settings the daemon passes in.
 #[derive(Debug, Clone)]
@@ -82,6 +87,9 @@ struct Inner {
     containers: Mutex<HashMap<String, Arc<Container>>>,
     execs: Mutex<HashMap<String, io::ExecState>>,
     netns_pool: Option<netpool::NetnsPool>,
+    volumes: skiff_volume::VolumeStore,
+    /// See `volumes.rs`: orders mount resolution in `create` against volume removal.
+    volumes_lock: tokio::sync::Mutex<()>,
 }
 
 /// The engine. Cheap to clone.
@@ -186,9 +194,28 @@ impl Runtime {
         Ok(c)
     }
 
-    /// `create`: validates, writes the record and the container's directories.
-    pub async fn create(&self, spec: ContainerSpec) -> Result<ContainerId, ApiError> {
+    /// `create`: validates, resolves the mounts (creating volumes), writes the record and the
+    /// container's directories. A failure removes the volumes it created.
+    pub async fn create(&self, mut spec: ContainerSpec) -> Result<ContainerId, ApiError> {
         validate(&spec)?;
+        // Only creates that use volumes wait for (and hold) the volumes lock.
+        let uses_volumes = spec
+            .mounts
+            .iter()
+            .any(|m| m.kind == skiff_types::MountType::Volume);
+        let _volumes = match uses_volumes {
+            true => Some(self.inner.volumes_lock.lock().await),
+            false => None,
+        };
+        let made = self.prepare_mounts(&mut spec)?;
+        let res = self.create_record(spec);
+        if res.is_err() {
+            self.drop_volumes(&made);
+        }
+        res
+    }
+
+    fn create_record(&self, spec: ContainerSpec) -> Result<ContainerId, ApiError> {
         let name = match &spec.name {
             Some(n) => ContainerName::parse(n)
                 .map_err(|e| err(ErrorKind::Invalid, e.to_string()))?
@@ -217,7 +244,13 @@ impl Runtime {
         let made = (|| -> std::io::Result<()> {
             std::fs::create_dir_all(&dir.0)?;
             for d in [dir.upper(), dir.work(), dir.merged()] {
-                std::fs::create_dir(d)?;
+                std::fs::create_dir(&d)?;
+                if spec.userns_auto && d != dir.merged() {
+                    // The overlay is mounted by the container's (mapped) root: its writable
+                    // layer must be that root's, or the rootfs and mount points are read-only.
+                    let root = Some(USERNS_AUTO.0);
+                    std::os::unix::fs::chown(&d, root, root)?;
+                }
             }
             Ok(())
         })();

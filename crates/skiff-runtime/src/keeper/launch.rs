@@ -139,11 +139,12 @@ fn mount_spec(m: &LaunchMount) -> MountSpec {
             source,
             destination,
             read_only,
+            recursive,
         } => MountSpec {
             destination: destination.clone(),
             kind: MountKind::Bind {
                 source: source.clone(),
-                recursive: true,
+                recursive: *recursive,
             },
             read_only: *read_only,
         },

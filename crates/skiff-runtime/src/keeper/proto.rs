@@ -34,6 +34,8 @@ pub enum LaunchMount {
         source: PathBuf,
         destination: PathBuf,
         read_only: bool,
+        /// `rbind` (Docker's default) rather than `bind`: the mounts below the source too.
+        recursive: bool,
     },
     Tmpfs {
         destination: PathBuf,

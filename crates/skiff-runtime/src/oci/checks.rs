@@ -191,10 +191,12 @@ pub(super) fn mounts(oci: &Spec) -> Result<Vec<LaunchMount>, ApiError> {
                 invalid(format!("mounts[{i}].source is missing for a bind mount"))
             })?;
             let read_only = options.iter().any(|o| o == "ro");
+            let recursive = options.iter().any(|o| o == "rbind");
             out.push(LaunchMount::Bind {
                 source,
                 destination,
                 read_only,
+                recursive,
             });
         } else if typ == "tmpfs" {
             let options = options.join(",");

@@ -208,7 +208,8 @@ fn bundle_mounts_become_keeper_mounts() {
             LaunchMount::Bind {
                 source: "/srv/d".into(),
                 destination: "/data".into(),
-                read_only: true
+                read_only: true,
+                recursive: true
             },
             LaunchMount::Tmpfs {
                 destination: "/run".into(),

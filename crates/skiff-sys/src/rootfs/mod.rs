@@ -15,6 +15,7 @@
 //!
 //! The parent prepares every string ([`plan`]); the child code here does not allocate.
 
+pub(crate) mod bindsrc;
 pub(crate) mod paths;
 pub(crate) mod plan;
 pub(crate) mod resolve;
@@ -67,6 +68,8 @@ pub(crate) struct RootfsPlan {
     pub masked: Vec<CString>,
     pub readonly: Vec<CString>,
     pub read_only_root: bool,
+    /// Detached bind-source trees (see [`bindsrc`]) the ops attach; closed with the plan.
+    pub _held: Vec<std::os::fd::OwnedFd>,
 }
 
 /// Steps 1-4: propagation, overlay, mounts, pivot_root. Runs in the child.

@@ -30,6 +30,7 @@ pub(crate) struct TtyMounts {
 struct Builder {
     ops: Vec<MountOp>,
     desc: Vec<String>,
+    held: Vec<std::os::fd::OwnedFd>,
 }
 
 impl Builder {
@@ -126,6 +127,7 @@ pub(crate) fn build(
     let mut b = Builder {
         ops: Vec::new(),
         desc: Vec::new(),
+        held: Vec::new(),
     };
     b.fs("/proc", "proc", NSN, "")?;
     b.fs(
@@ -210,6 +212,7 @@ pub(crate) fn build(
             .map(|p| cstr(p.as_str(), "read-only path"))
             .collect::<Result<_, _>>()?,
         read_only_root: spec.read_only,
+        _held: b.held,
     };
     Ok((plan, b.desc))
 }
@@ -242,19 +245,17 @@ fn user_mounts(b: &mut Builder, spec: &InitSpec) -> Result<(), SpawnError> {
         }
         match &m.kind {
             MountKind::Bind { source, recursive } => {
-                let meta = std::fs::metadata(source).map_err(|e| {
-                    SpawnError::setup(format!("stat bind source {}", source.display()), e)
-                })?;
-                let create = if meta.is_dir() {
-                    Create::Dir
-                } else {
-                    Create::File
-                };
-                let src = source.to_str().ok_or_else(|| {
-                    SpawnError::Invalid(format!("bind source {source:?} is not UTF-8"))
-                })?;
-                let rec = if *recursive { libc::MS_REC } else { 0 };
-                b.bind(src, dest, create, rec, m.read_only.then_some(*recursive))?;
+                let (tree, is_dir) = super::bindsrc::open(source, *recursive, m.read_only)?;
+                let create = if is_dir { Create::Dir } else { Create::File };
+                let ro = if m.read_only { " (read-only)" } else { "" };
+                b.push(
+                    dest,
+                    create,
+                    OpKind::Attach(std::os::fd::AsRawFd::as_raw_fd(&tree)),
+                    None,
+                    format!("bind mount {} on {dest}{ro}", source.display()),
+                )?;
+                b.held.push(tree);
             }
             MountKind::Tmpfs { options } => {
                 let (flags, data) = tmpfs_options(options, m.read_only);

@@ -20,6 +20,7 @@ mod stats;
 mod stop;
 mod term;
 mod unpause;
+mod volume;
 mod wait;
 
 use clap::{Parser, Subcommand};
@@ -76,6 +77,9 @@ pub enum Verb {
     Inspect(inspect::Args),
     /// Block until one or more containers stop, then print their exit codes
     Wait(wait::Args),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volume::VolumeCmd),
     #[command(hide = true)]
     Daemon(daemon::DaemonCmd),
     #[command(hide = true)]
@@ -123,6 +127,7 @@ pub fn main() -> i32 {
         Verb::Stats(a) => (stats::run(&ctx, a), 1),
         Verb::Inspect(a) => (inspect::run(&ctx, a), 1),
         Verb::Wait(a) => (wait::run(&ctx, a), 1),
+        Verb::Volume(a) => (volume::run(&ctx, a), 1),
         Verb::Daemon(a) => (daemon::run_daemon(&ctx, a), 1),
         Verb::Keeper => (daemon::run_keeper(&ctx), 1),
     };

@@ -94,6 +94,15 @@ pub struct ContainerFlags {
     /// Timeout (in seconds) to stop a container
     #[arg(long = "stop-timeout")]
     pub stop_timeout: Option<u32>,
+    /// Bind mount a volume ([SOURCE:]TARGET[:ro,nocopy])
+    #[arg(short = 'v', long = "volume")]
+    pub volume: Vec<String>,
+    /// Attach a filesystem mount (type=bind|volume|tmpfs,source=..,target=..,readonly)
+    #[arg(long = "mount")]
+    pub mount: Vec<String>,
+    /// Mount a tmpfs directory (TARGET[:size=..,mode=..])
+    #[arg(long = "tmpfs")]
+    pub tmpfs: Vec<String>,
     /// The command to run and its arguments
     #[arg(
         trailing_var_arg = true,
@@ -285,6 +294,7 @@ impl ContainerFlags {
         }
         spec.stop_timeout = self.stop_timeout;
         spec.auto_remove = self.rm;
+        spec.mounts = super::volume::mounts_from_flags(self, host.cwd)?;
         Ok(spec)
     }
 }

@@ -5,7 +5,7 @@ use skiff_api::{Engine, Session};
 use skiff_runtime::Runtime;
 use skiff_types::{
     ApiError, ContainerId, ContainerInfo, ContainerSpec, ContainerSummary, ExecSpec, Frame,
-    LogOptions, StatsSample, WaitResponse,
+    LogOptions, StatsSample, Volume, VolumeCreateRequest, VolumePruneResponse, WaitResponse,
 };
 use tokio::sync::mpsc;
 
@@ -64,6 +64,29 @@ impl Engine for Adapter {
     }
     async fn remove(&self, r: &str, force: bool) -> Result<(), ApiError> {
         self.0.remove(r, force).await
+    }
+    async fn remove_with_volumes(
+        &self,
+        r: &str,
+        force: bool,
+        volumes: bool,
+    ) -> Result<(), ApiError> {
+        self.0.remove_with_volumes(r, force, volumes).await
+    }
+    async fn volume_create(&self, req: VolumeCreateRequest) -> Result<Volume, ApiError> {
+        self.0.volume_create(req).await
+    }
+    async fn volume_list(&self) -> Result<Vec<Volume>, ApiError> {
+        self.0.volume_list().await
+    }
+    async fn volume_inspect(&self, name: &str) -> Result<Volume, ApiError> {
+        self.0.volume_inspect(name).await
+    }
+    async fn volume_remove(&self, name: &str, force: bool) -> Result<(), ApiError> {
+        self.0.volume_remove(name, force).await
+    }
+    async fn volume_prune(&self, all: bool) -> Result<VolumePruneResponse, ApiError> {
+        self.0.volume_prune(all).await
     }
     async fn pause(&self, r: &str) -> Result<(), ApiError> {
         self.0.pause(r).await
