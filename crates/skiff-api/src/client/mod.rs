@@ -2,8 +2,10 @@
 //! HTTP/1.1 client, no async runtime (CLI start-up time matters).
 
 mod http;
+mod registry;
 mod stream;
 
+pub use registry::RegistryLines;
 pub use stream::{LogFrames, Stream};
 
 use crate::stream::SESSION_HEADER;
