@@ -2,6 +2,8 @@
 //! storage and logs in a temp dir, a free port, killed by PID when dropped. A missing binary is
 //! an error that says how to install it, never a silent skip.
 
+#![allow(dead_code)]
+
 use std::fs;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -11,6 +11,9 @@ mod kill;
 mod logs;
 mod pause;
 mod ps;
+mod pull;
+mod push;
+mod registry;
 mod rm;
 mod run;
 mod session;
@@ -76,6 +79,10 @@ pub enum Verb {
     Inspect(inspect::Args),
     /// Block until one or more containers stop, then print their exit codes
     Wait(wait::Args),
+    /// Download an image from a registry
+    Pull(pull::Args),
+    /// Upload an image to a registry
+    Push(push::Args),
     #[command(hide = true)]
     Daemon(daemon::DaemonCmd),
     #[command(hide = true)]
@@ -123,6 +130,8 @@ pub fn main() -> i32 {
         Verb::Stats(a) => (stats::run(&ctx, a), 1),
         Verb::Inspect(a) => (inspect::run(&ctx, a), 1),
         Verb::Wait(a) => (wait::run(&ctx, a), 1),
+        Verb::Pull(a) => (pull::run(&ctx, a), 1),
+        Verb::Push(a) => (push::run(&ctx, a), 1),
         Verb::Daemon(a) => (daemon::run_daemon(&ctx, a), 1),
         Verb::Keeper => (daemon::run_keeper(&ctx), 1),
     };
