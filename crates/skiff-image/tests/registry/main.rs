@@ -1,11 +1,12 @@
 //! The registry client against a real `docker-registry` on 127.0.0.1: push -> pull round trips
 //! (by tag, by digest, chunked, cross-repo mount), a tampered blob (digest error, store
 //! unchanged), an interrupted pull resumed with HTTP Range, Basic auth from an htpasswd file,
-//! and HTTPS with a CA made here.
+//! the Bearer token flow against a token server the registry trusts, and HTTPS with a CA made here.
 
 #[path = "../common/mod.rs"]
 mod common;
 mod server;
+mod token;
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -367,4 +368,39 @@ fn short_names_need_a_registry_host() {
         .pull("busybox", &plain(), &mut quiet())
         .expect_err("no host");
     assert!(e.to_string().contains("no registry host"), "{e}");
+}
+
+#[test]
+fn bearer_token_flow() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tokens = token::TokenServer::start(tmp.path(), "robot", "t0ken");
+    let reg = Registry::start(ServerOpts {
+        token: Some((
+            tokens.realm(),
+            token::SERVICE.into(),
+            token::ISSUER.into(),
+            tokens.cert.clone(),
+        )),
+        ..Default::default()
+    });
+    let (_t, src, id) = source_store(&small_layers());
+    let dest = format!("{}/bearer/img:1", reg.addr());
+    let e = src
+        .push("src:1", Some(&dest), &plain(), &mut quiet())
+        .expect_err("the token server wants credentials");
+    assert!(matches!(e, RegistryError::Auth { .. }), "{e}");
+    let creds = RegistryOptions {
+        creds: Some(Credentials::parse("robot:t0ken").expect("creds")),
+        ..plain()
+    };
+    src.push("src:1", Some(&dest), &creds, &mut quiet())
+        .expect("push with a token");
+    let (_t2, dst) = store();
+    assert_eq!(dst.pull(&dest, &creds, &mut quiet()).expect("pull").id, id);
+    let scopes = tokens.scopes.lock().expect("lock").clone();
+    assert!(
+        scopes.contains(&"repository:bearer/img:pull,push".to_string())
+            && scopes.contains(&"repository:bearer/img:pull".to_string()),
+        "{scopes:?}"
+    );
 }

@@ -17,6 +17,8 @@ pub struct ServerOpts {
     pub htpasswd: Option<PathBuf>,
     /// (certificate, key) PEM files to serve TLS with.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// (realm, service, issuer, root cert bundle): require Bearer tokens from that realm.
+    pub token: Option<(String, String, String, PathBuf)>,
 }
 
 pub struct Registry {
@@ -67,6 +69,13 @@ impl Registry {
             cfg.push_str(&format!(
                 "auth:\n  htpasswd:\n    realm: skiff-test\n    path: {}\n",
                 h.display()
+            ));
+        }
+        if let Some((realm, service, issuer, bundle)) = &opts.token {
+            cfg.push_str(&format!(
+                "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    \
+                 issuer: {issuer}\n    rootcertbundle: {}\n",
+                bundle.display()
             ));
         }
         fs::write(dir.path().join("config.yml"), cfg).expect("config");
