@@ -49,37 +49,34 @@ pub(crate) fn fetch_blob(
         .map_err(|e| io_err("open", &part, e))?;
     let mut hasher = Sha256::new();
     let mut have = rehash(&mut f, &part, &mut hasher)?;
-    if have > desc.size {
+    if have == desc.size && finish(hasher.clone()) == desc.digest {
+        drop(f);
+        return fs::rename(&part, dst).map_err(|e| io_err("stage blob", dst, e));
+    }
+    if have >= desc.size {
+        // Too long, or full length but corrupt: start over.
         truncate(&mut f, &part, &mut hasher, &mut have)?;
     }
     let url = client.url(&format!("blobs/{}", desc.digest));
     let mut headers = Vec::new();
-    if have > 0 && have < desc.size {
+    if have > 0 {
         headers.push(("Range", format!("bytes={have}-")));
     }
-    let mut resp = if have == desc.size {
-        None
-    } else {
-        let resp = client.send("GET", &url, &headers, &Body::Empty)?;
-        match resp.status().as_u16() {
-            206 if content_range_start(&header(&resp, "content-range")) == Some(have) => {}
-            206 | 416 => {
-                // The registry did not continue where we are: start over, without a range.
-                truncate(&mut f, &part, &mut hasher, &mut have)?;
-                let resp = client.send("GET", &url, &[], &Body::Empty)?;
-                return stream(client, desc, f, &part, dst, hasher, 0, resp, &url, progress);
-            }
-            200 => truncate(&mut f, &part, &mut hasher, &mut have)?,
-            _ => {}
+    let resp = client.send("GET", &url, &headers, &Body::Empty)?;
+    match resp.status().as_u16() {
+        206 if content_range_start(&header(&resp, "content-range")) == Some(have) => {}
+        206 | 416 => {
+            // The registry did not continue where we are: start over, without a range.
+            truncate(&mut f, &part, &mut hasher, &mut have)?;
+            let resp = client.send("GET", &url, &[], &Body::Empty)?;
+            return stream(client, desc, f, &part, dst, hasher, 0, resp, &url, progress);
         }
-        Some(client.check("GET", &url, resp)?)
-    };
-    match resp.take() {
-        Some(resp) => stream(
-            client, desc, f, &part, dst, hasher, have, resp, &url, progress,
-        ),
-        None => verify_and_move(desc, &part, dst, hasher, have),
+        200 => truncate(&mut f, &part, &mut hasher, &mut have)?,
+        _ => {}
     }
+    stream(
+        client, desc, f, &part, dst, hasher, have, resp, &url, progress,
+    )
 }
 
 /// Hashes what a partial file already holds; returns its length.

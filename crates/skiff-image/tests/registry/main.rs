@@ -404,3 +404,42 @@ fn bearer_token_flow() {
         "{scopes:?}"
     );
 }
+
+#[test]
+fn corrupt_or_oversized_partial_downloads_are_discarded() {
+    let reg = Registry::start(ServerOpts::default());
+    let (_t, src, id) = source_store(&small_layers());
+    let dest = format!("{}/test/partial:1", reg.addr());
+    src.push("src:1", Some(&dest), &plain(), &mut quiet())
+        .expect("push");
+    let state = std::fs::read_to_string(src.dir().join("state.json")).expect("state");
+    let v: serde_json::Value = serde_json::from_str(&state).expect("json");
+    let (t2, dst) = store();
+    for (i, pad) in [(0, 0usize), (1, 10)] {
+        let l = &v["images"][id.hex()]["layers"][i];
+        let hex = l["digest"]
+            .as_str()
+            .expect("digest")
+            .trim_start_matches("sha256:");
+        let size = l["size"].as_u64().expect("size") as usize;
+        // Layer 0: right length, wrong bytes; layer 1: longer than the blob.
+        std::fs::write(dst.dir().join("partial").join(hex), vec![0x5a; size + pad])
+            .expect("partial");
+    }
+    let mut resumed = Vec::new();
+    let pulled = dst
+        .pull(&dest, &plain(), &mut |p: &Progress| {
+            if let Progress::BlobStart { resumed_from, .. } = p {
+                resumed.push(*resumed_from);
+            }
+        })
+        .expect("pull despite bad partials");
+    assert_eq!(pulled.id, id);
+    assert_eq!(resumed, vec![0, 0], "both downloads started over");
+    assert_eq!(
+        std::fs::read_dir(t2.path().join("images/partial"))
+            .expect("dir")
+            .count(),
+        0
+    );
+}
