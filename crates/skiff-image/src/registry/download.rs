@@ -8,6 +8,7 @@
 use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sha2::{Digest as _, Sha256};
 
@@ -36,6 +37,7 @@ pub(crate) fn fetch_blob(
     desc: &Descriptor,
     partial_dir: &Path,
     dst: &Path,
+    cancel: &AtomicBool,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<()> {
     fs::create_dir_all(partial_dir).map_err(|e| io_err("create", partial_dir, e))?;
@@ -69,13 +71,15 @@ pub(crate) fn fetch_blob(
             // The registry did not continue where we are: start over, without a range.
             truncate(&mut f, &part, &mut hasher, &mut have)?;
             let resp = client.send("GET", &url, &[], &Body::Empty)?;
-            return stream(client, desc, f, &part, dst, hasher, 0, resp, &url, progress);
+            return stream(
+                client, desc, f, &part, dst, hasher, 0, resp, &url, cancel, progress,
+            );
         }
         200 => truncate(&mut f, &part, &mut hasher, &mut have)?,
         _ => {}
     }
     stream(
-        client, desc, f, &part, dst, hasher, have, resp, &url, progress,
+        client, desc, f, &part, dst, hasher, have, resp, &url, cancel, progress,
     )
 }
 
@@ -119,6 +123,7 @@ fn stream(
     mut have: u64,
     resp: ureq::http::Response<ureq::Body>,
     url: &str,
+    cancel: &AtomicBool,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<()> {
     let resp = client.check("GET", url, resp)?;
@@ -133,6 +138,14 @@ fn stream(
     let mut buf = vec![0u8; CHUNK];
     let mut last = have;
     loop {
+        if cancel.load(Ordering::Relaxed) {
+            // Keep what arrived for the next attempt.
+            return Err(RegistryError::Transport {
+                method: "GET",
+                url: url.to_string(),
+                reason: format!("cancelled after {have} of {} bytes", desc.size),
+            });
+        }
         let n = match body.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,

@@ -15,7 +15,8 @@
 //!
 //! Owns: reference parsing ([`reference`]), transport and TLS set-up ([`client`]), Basic and
 //! Bearer-token auth with a `skiff login`-style credentials file ([`auth`]), resumable verified
-//! blob downloads ([`download`]), the pull and push algorithms ([`pull`], [`push`]) and the
+//! blob downloads ([`download`]) pipelined with unpacking ([`layers`]), the pull and push
+//! algorithms ([`pull`], [`push`]) and the
 //! progress events they emit ([`progress`]). The pull's atomicity is the store's: everything is
 //! staged under `ROOT/images/tmp` (the store lock held) and committed with the same code `load`
 //! uses, so a failed or killed pull leaves the store as it was; only verified-so-far partial
@@ -36,6 +37,7 @@ pub mod auth;
 pub mod client;
 mod download;
 pub mod error;
+mod layers;
 pub mod progress;
 mod pull;
 mod push;

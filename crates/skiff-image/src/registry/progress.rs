@@ -36,6 +36,8 @@ pub enum Progress {
     BlobDone { digest: Digest },
     /// Pull: a layer is being unpacked into the store.
     Unpacking { digest: Digest },
+    /// Pull: the layer is unpacked and verified against its diff id.
+    Unpacked { digest: Digest },
     /// Finished: the image id (pull) and the manifest digest.
     Done { id: Digest, manifest: Digest },
 }
@@ -73,6 +75,7 @@ impl Progress {
             }
             Progress::BlobDone { digest } => format!("{}: done", digest.short()),
             Progress::Unpacking { digest } => format!("{}: unpacking", digest.short()),
+            Progress::Unpacked { digest } => format!("{}: pull complete", digest.short()),
             Progress::Done { id, manifest } => format!("digest: {manifest} id: {id}"),
         }
     }

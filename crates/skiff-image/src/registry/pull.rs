@@ -2,8 +2,6 @@
 //! every document and blob checked against the digest and size that named it, then committed
 //! with `load`'s code. The store lock is held from the first staged byte to the commit.
 
-use std::fs;
-
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
@@ -11,12 +9,12 @@ use crate::error::ImageError;
 use crate::load::{check_layer_count, host_arch, now_nanos};
 use crate::oci::*;
 use crate::registry::client::{Client, RegistryOptions};
-use crate::registry::download::{fetch_blob, fetch_json, Fetched};
+use crate::registry::download::{fetch_json, Fetched};
 use crate::registry::error::{RegistryError, Result};
 use crate::registry::progress::Progress;
 use crate::registry::reference::Reference;
 use crate::stage::Stage;
-use crate::store::{ImageRecord, ImageStore, LayerRecord};
+use crate::store::{ImageRecord, ImageStore};
 
 /// What a pull brought in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,60 +98,18 @@ impl ImageStore {
         let mut stage = Stage::new(self.staging()?, self.limits)?;
         stage.put_bytes(&cfg_bytes)?;
         stage.put_bytes(&mbytes)?;
-        let partial = self.dir.join("partial");
-        let state = self.read_state()?;
-        let mut layers = Vec::new();
-        let (mut downloaded, mut unpacked) = (0, 0);
-        for (i, (l, diff_id)) in manifest.layers.iter().zip(&cfg.rootfs.diff_ids).enumerate() {
-            let lwhat = format!("layer {i} ({}) of {what}", l.digest);
-            let known = state.images.values().any(|img| {
-                img.layers
-                    .iter()
-                    .any(|x| x.digest == l.digest && &x.diff_id == diff_id)
-            }) && self.has_layer(diff_id);
-            let staged = stage.blob_path(&l.digest);
-            if known || self.blob_path(&l.digest).exists() {
-                if !known && !staged.exists() {
-                    fs::hard_link(self.blob_path(&l.digest), &staged)
-                        .map_err(|e| ImageError::io("link", &staged, e))?;
-                }
-                progress(&Progress::BlobExists {
-                    digest: l.digest.clone(),
-                    size: l.size,
-                });
-            } else if !staged.exists() {
-                fetch_blob(&mut client, l, &partial, &staged, progress)?;
-                downloaded += 1;
-                progress(&Progress::BlobDone {
-                    digest: l.digest.clone(),
-                });
-            }
-            if !known {
-                progress(&Progress::Unpacking {
-                    digest: l.digest.clone(),
-                });
-            }
-            let (tar_bytes, fresh) = self.layer(&mut stage, &l.digest, diff_id, &lwhat)?;
-            unpacked += usize::from(fresh);
-            layers.push(LayerRecord {
-                digest: l.digest.clone(),
-                media_type: l.media_type.clone(),
-                size: l.size,
-                diff_id: diff_id.clone(),
-                tar_bytes,
-            });
-        }
+        let done = self.pull_layers(&mut client, &mut stage, &manifest, &cfg, &what, progress)?;
         let tag = r.store_name();
         let record = ImageRecord {
             id: manifest.config.digest.clone(),
             manifest: mdigest.clone(),
             manifest_media_type: mtype,
-            layers,
+            layers: done.layers,
             tags: tag.iter().cloned().collect(),
             created: cfg.created,
             loaded_at: now_nanos(),
         };
-        self.commit(&stage, vec![(record, unpacked)])?;
+        self.commit(&stage, vec![(record, done.unpacked)])?;
         progress(&Progress::Done {
             id: manifest.config.digest.clone(),
             manifest: mdigest.clone(),
@@ -162,8 +118,8 @@ impl ImageStore {
             id: manifest.config.digest,
             manifest: mdigest,
             tag,
-            layers_downloaded: downloaded,
-            layers_unpacked: unpacked,
+            layers_downloaded: done.downloaded,
+            layers_unpacked: done.unpacked,
         })
     }
 }

@@ -94,6 +94,7 @@ impl View {
             Progress::BlobMounted { digest, from } => (digest, format!("Mounted from {from}")),
             Progress::BlobDone { digest } => (digest, "Download complete".into()),
             Progress::Unpacking { digest } => (digest, "Extracting".into()),
+            Progress::Unpacked { digest } => (digest, "Pull complete".into()),
         };
         let short = digest.short().to_string();
         match self.rows.iter_mut().find(|(d, _)| *d == short) {
