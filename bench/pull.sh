@@ -47,7 +47,7 @@ http:
 YML
 docker-registry serve "$BENCH_T/registry.yml" >"$BENCH_T/registry.log" 2>&1 &
 REG_PID=$!
-wait_for 20 curl -sf "http://127.0.0.1:$PORT/v2/" || { log "registry did not come up"; exit 1; }
+wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT" || { log "registry did not come up"; exit 1; }
 REF=127.0.0.1:$PORT/bench/pull:1
 export ROOTFS=$BENCH_T/rootfs
 bash "$REPO/scripts/rootfs.sh" "$ROOTFS" >/dev/null

@@ -79,3 +79,73 @@ fn pull_and_push_through_the_daemon() {
         String::from_utf8_lossy(&missing.stderr)
     );
 }
+
+#[test]
+fn login_then_pull_with_the_stored_credentials() {
+    if !need_root("login_then_pull_with_the_stored_credentials") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let htpasswd = tmp.path().join("htpasswd");
+    let line = server::run(std::process::Command::new("htpasswd").args(["-Bbn", "ci", "pw1"]));
+    std::fs::write(&htpasswd, line).expect("htpasswd");
+    let reg = Registry::start(ServerOpts {
+        htpasswd: Some(htpasswd),
+        ..Default::default()
+    });
+    let src_dir = tempfile::tempdir().expect("tmp");
+    let src = ImageStore::open(src_dir.path()).expect("open");
+    let layers = vec![tar_of(&[file("f", b"x")])];
+    let id = src
+        .load_reader(&oci_archive(&oci_image("src:1", &layers))[..])
+        .expect("load")[0]
+        .id
+        .clone();
+    let a = format!("{}/private/a:1", reg.addr());
+    let creds = RegistryOptions {
+        creds: Some(skiff_image::registry::Credentials::parse("ci:pw1").expect("creds")),
+        ..RegistryOptions::default()
+    };
+    src.push("src:1", Some(&a), &creds, &mut |_| {})
+        .expect("push");
+
+    let d = Daemon::start();
+    let denied = d.skiff(&["pull", &a]);
+    assert_eq!(denied.status.code(), Some(1), "no credentials yet");
+    let login = |pw: &str| {
+        use std::io::Write;
+        let mut c = std::process::Command::new(common::skiff_bin())
+            .args([
+                "--root",
+                d.root_str(),
+                "login",
+                "-u",
+                "ci",
+                "--password-stdin",
+            ])
+            .arg(reg.addr())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn login");
+        c.stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{pw}\n").as_bytes())
+            .expect("write");
+        c.wait_with_output().expect("login")
+    };
+    let bad = login("wrong");
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(!d.root.path().join("auth.json").exists(), "nothing stored");
+    let good = login("pw1");
+    assert!(
+        String::from_utf8_lossy(&good.stdout).contains("Login Succeeded"),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    d.ok(&["pull", "-q", &a]);
+    let store = ImageStore::open(d.root.path()).expect("daemon store");
+    assert_eq!(store.inspect(&a).expect("pulled").id, id);
+}

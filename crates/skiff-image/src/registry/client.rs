@@ -333,3 +333,22 @@ fn ca_for(r: &Reference, opts: &RegistryOptions) -> Result<Option<Vec<Certificat
     }
     Ok(Some(certs))
 }
+
+/// `login`: checks `creds` against `registry` (`host[:port]`) the way `docker login` does
+/// (`GET /v2/`, answering its challenge: Basic, or a token without a scope).
+pub fn login(registry: &str, creds: &Credentials, opts: &RegistryOptions) -> Result<()> {
+    let probe = Reference::parse(&format!("{registry}/login-probe"))?;
+    let opts = RegistryOptions {
+        creds: Some(creds.clone()),
+        ..opts.clone()
+    };
+    let c = Client::connect(&probe, &opts, Vec::new())?;
+    if c.auth.is_none() {
+        // The registry let us in without asking: nothing was checked, say so.
+        return Err(RegistryError::Auth {
+            registry: registry.to_string(),
+            reason: "the registry asks for no credentials".into(),
+        });
+    }
+    Ok(())
+}

@@ -44,7 +44,7 @@ mod push;
 pub mod reference;
 
 pub use auth::Credentials;
-pub use client::RegistryOptions;
+pub use client::{login, RegistryOptions};
 pub use error::RegistryError;
 pub use progress::Progress;
 pub use pull::Pulled;

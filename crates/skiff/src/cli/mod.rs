@@ -8,6 +8,7 @@ mod daemon;
 mod exec;
 mod inspect;
 mod kill;
+mod login;
 mod logs;
 mod pause;
 mod ps;
@@ -83,6 +84,8 @@ pub enum Verb {
     Pull(pull::Args),
     /// Upload an image to a registry
     Push(push::Args),
+    /// Log in to a registry (credentials kept in ROOT/auth.json)
+    Login(login::Args),
     #[command(hide = true)]
     Daemon(daemon::DaemonCmd),
     #[command(hide = true)]
@@ -132,6 +135,7 @@ pub fn main() -> i32 {
         Verb::Wait(a) => (wait::run(&ctx, a), 1),
         Verb::Pull(a) => (pull::run(&ctx, a), 1),
         Verb::Push(a) => (push::run(&ctx, a), 1),
+        Verb::Login(a) => (login::run(&ctx, a), 1),
         Verb::Daemon(a) => (daemon::run_daemon(&ctx, a), 1),
         Verb::Keeper => (daemon::run_keeper(&ctx), 1),
     };
