@@ -1,22 +1,24 @@
 //! The layer phase of a pull, pipelined: one thread downloads the missing blobs in manifest
-//! order while the caller's thread unpacks each layer as soon as its blob is verified, so the
-//! network and the hashing/unpacking overlap (two cores, both busy). Progress from the
-//! download thread is relayed through a channel and emitted on the caller's thread, in order.
-//! If unpacking fails, the download thread is cancelled at its next chunk (its partial file is
-//! kept for a later pull); if a download fails, the pull fails when it reaches that layer.
+//! order; as soon as a blob is verified its layer goes to one of two unpack workers (each layer
+//! has its own directory in skiff's store, so layers unpack in parallel, unlike a chained
+//! storage). The caller's thread dispatches, collects results and emits all progress in one
+//! sequence. If anything fails, the download thread is cancelled at its next chunk (its partial
+//! file is kept for a later pull), the workers finish or drop their queue, and the error is
+//! returned; the stage (and so the store) never sees a half-done layer.
 
 use std::fs;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 
+use crate::digest::Digest;
 use crate::error::ImageError;
 use crate::oci::{Descriptor, ImageConfigFile, Manifest};
 use crate::registry::client::Client;
 use crate::registry::download::fetch_blob;
 use crate::registry::error::{RegistryError, Result};
 use crate::registry::progress::Progress;
-use crate::stage::Stage;
+use crate::stage::{unpack_blob_to, Stage};
 use crate::store::{ImageStore, LayerRecord};
 
 /// What the layer phase did.
@@ -28,7 +30,10 @@ pub(crate) struct LayersDone {
 
 enum Msg {
     Progress(Progress),
+    /// A blob is downloaded and verified (or failed).
     Ready(usize, Result<()>),
+    /// A layer is unpacked: its tar size (or the failure).
+    Unpacked(usize, Result<u64>),
 }
 
 impl ImageStore {
@@ -74,25 +79,53 @@ impl ImageStore {
         let cancel = AtomicBool::new(false);
         let (tx, rx) = mpsc::channel::<Msg>();
         let pending: Vec<usize> = fetch.iter().map(|(i, _, _)| *i).collect();
+        // Fresh layers are unpacked by workers, each into its own staged directory.
+        let (job_tx, job_rx) = mpsc::channel::<Job>();
+        let job_rx = Mutex::new(job_rx);
+        let limits = self.limits;
         let result = std::thread::scope(|s| {
             let (cancel, partial) = (&cancel, &partial);
+            let dl_tx = tx.clone();
             s.spawn(move || {
                 for (i, desc, dst) in fetch {
                     if cancel.load(Ordering::Relaxed) {
                         break;
                     }
                     let mut relay = |p: &Progress| {
-                        let _ = tx.send(Msg::Progress(p.clone()));
+                        let _ = dl_tx.send(Msg::Progress(p.clone()));
                     };
                     let r = fetch_blob(client, &desc, partial, &dst, cancel, &mut relay);
                     let failed = r.is_err();
-                    let _ = tx.send(Msg::Ready(i, r));
+                    let _ = dl_tx.send(Msg::Ready(i, r));
                     if failed {
                         break;
                     }
                 }
             });
-            let r = self.unpack_in_order(stage, &pairs, &known, &pending, &rx, what, progress);
+            for _ in 0..UNPACKERS {
+                let (job_rx, tx) = (&job_rx, tx.clone());
+                s.spawn(move || loop {
+                    let job = match job_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(j) = job else { return };
+                    let r = unpack_blob_to(&j.src, &j.dir, &j.diff_id, &limits, &j.what)
+                        .map_err(RegistryError::from);
+                    let _ = tx.send(Msg::Unpacked(j.index, r));
+                });
+            }
+            drop(tx);
+            let mut run = Pipeline {
+                pairs: &pairs,
+                known: &known,
+                pending: &pending,
+                rx: &rx,
+                jobs: job_tx,
+                what,
+            };
+            let r = self.drive(&mut run, stage, progress);
+            drop(run); // closes the job queue: idle workers end
             if r.is_err() {
                 cancel.store(true, Ordering::Relaxed);
             }
@@ -106,66 +139,113 @@ impl ImageStore {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn unpack_in_order(
+    /// Dispatches each layer as soon as its blob is there and collects the results in order.
+    fn drive(
         &self,
+        run: &mut Pipeline<'_>,
         stage: &mut Stage,
-        pairs: &[(&Descriptor, &crate::digest::Digest)],
-        known: &[bool],
-        pending: &[usize],
-        rx: &mpsc::Receiver<Msg>,
-        what: &str,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<(Vec<LayerRecord>, usize)> {
-        let mut layers = Vec::new();
-        let mut unpacked = 0;
-        let mut ready = 0; // how many of `pending` have arrived
-        for (i, (l, diff_id)) in pairs.iter().enumerate() {
-            // Wait for this layer's blob; relay whatever else arrived meanwhile.
-            loop {
-                let need = pending.get(ready).is_some_and(|&p| p <= i);
-                let msg = if need {
-                    rx.recv().map_err(|_| {
-                        RegistryError::protocol(what, "the download thread ended early")
-                    })?
+        let n = run.pairs.len();
+        let mut tar_bytes: Vec<Option<u64>> = vec![None; n];
+        let mut deferred = Vec::new(); // same diff id as an earlier layer: resolved at the end
+        let mut dispatched: Vec<&Digest> = Vec::new();
+        let (mut next, mut ready, mut outstanding, mut unpacked) = (0, 0, 0, 0);
+        loop {
+            // Dispatch, in manifest order, every layer whose blob is there.
+            while next < n && run.pending.get(ready).is_none_or(|&p| p > next) {
+                let (l, diff_id) = run.pairs[next];
+                let lwhat = format!("layer {next} ({}) of {}", l.digest, run.what);
+                if run.known[next] || self.has_layer(diff_id) {
+                    let (b, _) = self.layer(stage, &l.digest, diff_id, &lwhat)?;
+                    tar_bytes[next] = Some(b);
+                } else if dispatched.contains(&diff_id) {
+                    deferred.push(next);
                 } else {
-                    match rx.try_recv() {
-                        Ok(m) => m,
-                        Err(_) => break,
-                    }
-                };
-                match msg {
-                    Msg::Progress(p) => progress(&p),
-                    Msg::Ready(j, r) => {
-                        r?;
-                        ready += 1;
-                        progress(&Progress::BlobDone {
-                            digest: pairs[j].0.digest.clone(),
-                        });
-                    }
+                    progress(&Progress::Unpacking {
+                        digest: l.digest.clone(),
+                    });
+                    dispatched.push(diff_id);
+                    let job = Job {
+                        index: next,
+                        src: stage.blob_path(&l.digest),
+                        dir: stage.layer_dir(diff_id),
+                        diff_id: diff_id.clone(),
+                        what: lwhat,
+                    };
+                    run.jobs.send(job).map_err(|_| {
+                        RegistryError::protocol(run.what, "the unpack workers ended early")
+                    })?;
+                    outstanding += 1;
+                }
+                next += 1;
+            }
+            if next == n && outstanding == 0 {
+                break;
+            }
+            let msg = run.rx.recv().map_err(|_| {
+                RegistryError::protocol(run.what, "the download thread ended early")
+            })?;
+            match msg {
+                Msg::Progress(p) => progress(&p),
+                Msg::Ready(j, r) => {
+                    r?;
+                    ready += 1;
+                    progress(&Progress::BlobDone {
+                        digest: run.pairs[j].0.digest.clone(),
+                    });
+                }
+                Msg::Unpacked(j, r) => {
+                    outstanding -= 1;
+                    let b = r?;
+                    stage.mark_unpacked(run.pairs[j].1, b);
+                    tar_bytes[j] = Some(b);
+                    unpacked += 1;
+                    progress(&Progress::Unpacked {
+                        digest: run.pairs[j].0.digest.clone(),
+                    });
                 }
             }
-            let lwhat = format!("layer {i} ({}) of {what}", l.digest);
-            if !known[i] {
-                progress(&Progress::Unpacking {
-                    digest: l.digest.clone(),
-                });
-            }
-            let (tar_bytes, fresh) = self.layer(stage, &l.digest, diff_id, &lwhat)?;
-            unpacked += usize::from(fresh);
-            if !known[i] {
-                progress(&Progress::Unpacked {
-                    digest: l.digest.clone(),
-                });
-            }
-            layers.push(LayerRecord {
+        }
+        for i in deferred {
+            let (l, diff_id) = run.pairs[i];
+            let what = format!("layer {i} ({}) of {}", l.digest, run.what);
+            tar_bytes[i] = Some(self.layer(stage, &l.digest, diff_id, &what)?.0);
+        }
+        let layers = run
+            .pairs
+            .iter()
+            .zip(tar_bytes)
+            .map(|((l, diff_id), b)| LayerRecord {
                 digest: l.digest.clone(),
                 media_type: l.media_type.clone(),
                 size: l.size,
                 diff_id: (*diff_id).clone(),
-                tar_bytes,
-            });
-        }
+                tar_bytes: b.unwrap_or(0),
+            })
+            .collect();
         Ok((layers, unpacked))
     }
+}
+
+/// Unpack workers: enough to keep both cores busy next to the download thread.
+const UNPACKERS: usize = 2;
+
+/// One layer for an unpack worker.
+struct Job {
+    index: usize,
+    src: PathBuf,
+    dir: PathBuf,
+    diff_id: Digest,
+    what: String,
+}
+
+/// The state `drive` works through.
+struct Pipeline<'a> {
+    pairs: &'a [(&'a Descriptor, &'a Digest)],
+    known: &'a [bool],
+    pending: &'a [usize],
+    rx: &'a mpsc::Receiver<Msg>,
+    jobs: mpsc::Sender<Job>,
+    what: &'a str,
 }
