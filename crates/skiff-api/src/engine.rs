@@ -124,6 +124,27 @@ pub trait Engine: Send + Sync + 'static {
         async { Err(no_volumes()) }
     }
 
+    /// `pull` (registry): progress lines, then one `pulled` or `error` line; the receiver
+    /// ends after it. Invalid requests fail before anything is sent.
+    fn image_pull(
+        &self,
+        req: crate::registry::PullRequest,
+    ) -> impl Future<Output = Result<mpsc::Receiver<crate::registry::RegistryLine>, ApiError>> + Send
+    {
+        let _ = req;
+        async { Err(no_registry()) }
+    }
+    /// `push` (registry) of the local image `r`: as `image_pull`, ending in `pushed`.
+    fn image_push(
+        &self,
+        r: &str,
+        req: crate::registry::PushRequest,
+    ) -> impl Future<Output = Result<mpsc::Receiver<crate::registry::RegistryLine>, ApiError>> + Send
+    {
+        let _ = (r, req);
+        async { Err(no_registry()) }
+    }
+
     /// `run` in one request: create, attach (before start, so nothing is missed), start.
     /// The session's id is the container's. If the start fails, a container that asked
     /// for `--rm` is removed again; otherwise it stays, as Docker leaves it.
@@ -153,5 +174,13 @@ fn no_volumes() -> ApiError {
     ApiError::new(
         ErrorKind::Unavailable,
         "this engine does not manage volumes",
+    )
+}
+
+/// What an engine without a registry client answers to pull and push.
+fn no_registry() -> ApiError {
+    ApiError::new(
+        skiff_types::ErrorKind::Unavailable,
+        "this engine cannot pull or push images",
     )
 }

@@ -3,10 +3,11 @@
 //! Owns the `Engine` trait (what the API needs from the runtime), the axum
 //! `router` over it, `serve` on a unix socket, the server side of frame
 //! streams (upgraded attach/exec, logs bodies), signal-name parsing, and the
-//! synchronous `Client` the CLI uses.
+//! synchronous `Client` the CLI uses; the registry routes (pull, push) stream JSON lines.
 
 pub mod client;
 pub mod engine;
+pub mod registry;
 pub mod router;
 pub mod serve;
 pub mod signal;
@@ -15,6 +16,7 @@ mod volumes;
 
 pub use client::{Client, ClientError, LogFrames, Stream};
 pub use engine::{Engine, Session};
+pub use registry::{PullRequest, PushRequest, RegistryAccess, RegistryLine};
 pub use router::{router, ErrorResponse};
 pub use serve::{bind, serve};
 pub use signal::{parse_signal, BadSignal};

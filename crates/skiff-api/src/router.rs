@@ -122,6 +122,7 @@ pub fn router<E: Engine>(engine: Arc<E>) -> Router {
         .fallback(|| async {
             ErrorResponse(ApiError::new(ErrorKind::NotFound, "no such API endpoint"))
         })
+        .merge(crate::registry::routes::<E>())
         .with_state(engine)
 }
 

@@ -9,8 +9,10 @@
 //!   untrusted size;
 //! - `load` of docker-archive and oci-archive/OCI-layout input and `save` to either format.
 //!
-//! It must not: run containers, mount anything, talk to the network (the registry client
-//! comes later), or trust any path, size or digest found in its input.
+//! - [`registry`]: `pull` and `push` over the OCI distribution API.
+//!
+//! It must not: run containers, mount anything, talk to anything but the registry a reference
+//! names, or trust any path, size or digest found in its input.
 
 pub mod compress;
 pub mod digest;
@@ -19,6 +21,7 @@ pub mod limits;
 pub mod load;
 pub mod oci;
 pub mod ops;
+pub mod registry;
 pub mod save;
 mod stage;
 pub mod store;

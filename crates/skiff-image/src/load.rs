@@ -36,7 +36,7 @@ fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| ImageError::invalid(what, e))
 }
 
-fn now_nanos() -> u64 {
+pub(crate) fn now_nanos() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
@@ -239,7 +239,7 @@ impl ImageStore {
     }
 
     /// Unpacks a layer unless the store (or this load) has it; returns (tar bytes, fresh).
-    fn layer(
+    pub(crate) fn layer(
         &self,
         stage: &mut Stage,
         blob: &Digest,
@@ -278,7 +278,7 @@ impl ImageStore {
     }
 
     /// Moves everything into place and records the images (tags move like Docker's).
-    fn commit(
+    pub(crate) fn commit(
         &self,
         stage: &Stage,
         records: Vec<(ImageRecord, usize)>,
@@ -329,7 +329,7 @@ fn descriptor(media_type: &str, digest: &Digest, size: u64) -> Descriptor {
     }
 }
 
-fn host_arch() -> &'static str {
+pub(crate) fn host_arch() -> &'static str {
     match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -350,7 +350,7 @@ fn names_of(desc: &Descriptor) -> Vec<String> {
         .collect()
 }
 
-fn check_layer_count(cfg: &ImageConfigFile, layers: usize, what: &str) -> Result<()> {
+pub(crate) fn check_layer_count(cfg: &ImageConfigFile, layers: usize, what: &str) -> Result<()> {
     if cfg.rootfs.diff_ids.len() != layers {
         return Err(ImageError::invalid(
             what,

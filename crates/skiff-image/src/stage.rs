@@ -251,34 +251,14 @@ impl Stage {
             return Ok(*n);
         }
         let dir = self.layer_dir(diff_id);
-        let diff = dir.join("diff");
-        fs::create_dir_all(&diff).map_err(|e| ImageError::io("create", &diff, e))?;
-        let root = RootDir::open(&diff)?;
-        let src = self.blob_path(blob);
-        let f = fs::File::open(&src).map_err(|e| ImageError::io("open", &src, e))?;
-        let stats = unpack_layer(
-            io::BufReader::with_capacity(1 << 16, f),
-            &root,
-            &self.limits,
-        )?;
-        if &stats.diff_id != diff_id {
-            return Err(ImageError::DigestMismatch {
-                what: format!("uncompressed {what}"),
-                expected: diff_id.clone(),
-                actual: stats.diff_id,
-            });
-        }
-        let meta = LayerMeta {
-            diff_id: diff_id.clone(),
-            tar_bytes: stats.tar_bytes,
-            entries: stats.entries,
-            skipped_devices: stats.skipped_devices,
-        };
-        let mp = dir.join("layer.json");
-        let bytes = serde_json::to_vec(&meta).map_err(|e| ImageError::invalid("layer.json", e))?;
-        fs::write(&mp, bytes).map_err(|e| ImageError::io("write", &mp, e))?;
-        self.layers.insert(diff_id.clone(), stats.tar_bytes);
-        Ok(stats.tar_bytes)
+        let n = unpack_blob_to(&self.blob_path(blob), &dir, diff_id, &self.limits, what)?;
+        self.layers.insert(diff_id.clone(), n);
+        Ok(n)
+    }
+
+    /// Records a layer unpacked (by [`unpack_blob_to`]) into [`Stage::layer_dir`] elsewhere.
+    pub(crate) fn mark_unpacked(&mut self, diff_id: &Digest, tar_bytes: u64) {
+        self.layers.insert(diff_id.clone(), tar_bytes);
     }
 
     /// The sha256 of a staged blob's decompressed stream (capped at the layer limit).
@@ -306,3 +286,36 @@ impl Stage {
 
 /// ENOENT (Linux); skiff-image does not link libc itself.
 const ENOENT: i32 = 2;
+
+/// Unpacks the layer blob `src` into `dir/diff` (plus `dir/layer.json`), verifying its diff id;
+/// returns the tar size. Needs no `Stage`, so layers can be unpacked on several threads.
+pub(crate) fn unpack_blob_to(
+    src: &Path,
+    dir: &Path,
+    diff_id: &Digest,
+    limits: &Limits,
+    what: &str,
+) -> Result<u64> {
+    let diff = dir.join("diff");
+    fs::create_dir_all(&diff).map_err(|e| ImageError::io("create", &diff, e))?;
+    let root = RootDir::open(&diff)?;
+    let f = fs::File::open(src).map_err(|e| ImageError::io("open", src, e))?;
+    let stats = unpack_layer(io::BufReader::with_capacity(1 << 16, f), &root, limits)?;
+    if &stats.diff_id != diff_id {
+        return Err(ImageError::DigestMismatch {
+            what: format!("uncompressed {what}"),
+            expected: diff_id.clone(),
+            actual: stats.diff_id,
+        });
+    }
+    let meta = LayerMeta {
+        diff_id: diff_id.clone(),
+        tar_bytes: stats.tar_bytes,
+        entries: stats.entries,
+        skipped_devices: stats.skipped_devices,
+    };
+    let mp = dir.join("layer.json");
+    let bytes = serde_json::to_vec(&meta).map_err(|e| ImageError::invalid("layer.json", e))?;
+    fs::write(&mp, bytes).map_err(|e| ImageError::io("write", &mp, e))?;
+    Ok(stats.tar_bytes)
+}

@@ -7,6 +7,7 @@
 //!   layers/<diffhex>/layer.json
 //!   state.json                 images (id = config digest) with their tags; atomic rename
 //!   tmp/                       staging: blobs and layers are built here and renamed into place
+//!   partial/<hex>              interrupted registry downloads, resumed by the next pull
 //! ```
 //! Crash safety: nothing under `blobs/` or `layers/` is ever half written (temp + verify +
 //! rename), and `state.json` is replaced atomically after everything it names is in place, so a
@@ -100,7 +101,7 @@ impl ImageStore {
     /// Opens the store with explicit limits; clears `tmp/` leftovers if no one holds the lock.
     pub fn open_with(skiff_root: &Path, limits: Limits) -> Result<ImageStore> {
         let dir = skiff_root.join("images");
-        for sub in ["blobs/sha256", "layers", "tmp"] {
+        for sub in ["blobs/sha256", "layers", "tmp", "partial"] {
             let p = dir.join(sub);
             fs::create_dir_all(&p).map_err(|e| ImageError::io("create", p, e))?;
         }

@@ -2,9 +2,11 @@
 //! HTTP/1.1 client, no async runtime (CLI start-up time matters).
 
 mod http;
+mod registry;
 mod stream;
 mod volumes;
 
+pub use registry::RegistryLines;
 pub use stream::{LogFrames, Stream};
 
 use crate::stream::SESSION_HEADER;

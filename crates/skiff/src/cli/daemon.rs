@@ -15,6 +15,9 @@ pub struct DaemonCmd {
     /// Parent cgroup of every container (`<parent>/<id>` in each hierarchy)
     #[arg(long, default_value = "skiff")]
     pub cgroup_parent: String,
+    /// Registry (`host:port`) to reach over plain HTTP (repeatable)
+    #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
+    pub insecure_registries: Vec<String>,
 }
 
 pub fn run_daemon(ctx: &Ctx, args: DaemonCmd) -> anyhow::Result<i32> {
@@ -31,6 +34,7 @@ pub fn run_daemon(ctx: &Ctx, args: DaemonCmd) -> anyhow::Result<i32> {
         socket,
         debug: args.debug,
         cgroup_parent: PathBuf::from(args.cgroup_parent),
+        insecure_registries: args.insecure_registries,
     })?;
     Ok(0)
 }

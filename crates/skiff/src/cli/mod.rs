@@ -8,9 +8,13 @@ mod daemon;
 mod exec;
 mod inspect;
 mod kill;
+mod login;
 mod logs;
 mod pause;
 mod ps;
+mod pull;
+mod push;
+mod registry;
 mod rm;
 mod run;
 mod session;
@@ -80,6 +84,12 @@ pub enum Verb {
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCmd),
+    /// Download an image from a registry
+    Pull(pull::Args),
+    /// Upload an image to a registry
+    Push(push::Args),
+    /// Log in to a registry (credentials kept in ROOT/auth.json)
+    Login(login::Args),
     #[command(hide = true)]
     Daemon(daemon::DaemonCmd),
     #[command(hide = true)]
@@ -128,6 +138,9 @@ pub fn main() -> i32 {
         Verb::Inspect(a) => (inspect::run(&ctx, a), 1),
         Verb::Wait(a) => (wait::run(&ctx, a), 1),
         Verb::Volume(a) => (volume::run(&ctx, a), 1),
+        Verb::Pull(a) => (pull::run(&ctx, a), 1),
+        Verb::Push(a) => (push::run(&ctx, a), 1),
+        Verb::Login(a) => (login::run(&ctx, a), 1),
         Verb::Daemon(a) => (daemon::run_daemon(&ctx, a), 1),
         Verb::Keeper => (daemon::run_keeper(&ctx), 1),
     };

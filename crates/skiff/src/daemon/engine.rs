@@ -118,4 +118,18 @@ impl Engine for Adapter {
     ) -> Result<(), ApiError> {
         self.0.resize(r, exec_id, rows, cols).await
     }
+
+    async fn image_pull(
+        &self,
+        req: skiff_api::PullRequest,
+    ) -> Result<mpsc::Receiver<skiff_api::RegistryLine>, ApiError> {
+        super::registry::pull(req).await
+    }
+    async fn image_push(
+        &self,
+        r: &str,
+        req: skiff_api::PushRequest,
+    ) -> Result<mpsc::Receiver<skiff_api::RegistryLine>, ApiError> {
+        super::registry::push(r, req).await
+    }
 }

@@ -2,6 +2,7 @@
 //! runtime engine to the HTTP API. Thin by design: no container logic here.
 
 mod engine;
+mod registry;
 
 use anyhow::Context;
 use skiff_runtime::{Runtime, RuntimeConfig};
@@ -13,6 +14,8 @@ pub struct DaemonArgs {
     pub socket: PathBuf,
     pub debug: bool,
     pub cgroup_parent: PathBuf,
+    /// Registries (`host:port`) pulled from and pushed to over plain HTTP.
+    pub insecure_registries: Vec<String>,
 }
 
 /// Takes an exclusive lock on ROOT/daemon.lock, held for the daemon's lifetime:
@@ -55,6 +58,7 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
         log_max_files: skiff_runtime::logs::DEFAULT_MAX_FILES,
     };
     let debug = args.debug;
+    registry::configure(args.root.clone(), args.insecure_registries.clone());
     rt.block_on(async move {
         let engine = Runtime::open(cfg)
             .await
