@@ -5,8 +5,8 @@ use crate::error::Errors;
 use crate::node::{Node, Value};
 use crate::walk::{self, Fields};
 use skiff_types::{
-    parse_cpus, parse_memory_size, HealthCheck, HealthProbe, MountKind, MountSpec, PortSpec, Proto,
-    RestartPolicy,
+    parse_cpus, parse_memory_size, HealthCheck, HealthProbe, MountKind, PortSpec, Proto,
+    RestartPolicy, ServiceMount,
 };
 use std::net::IpAddr;
 
@@ -185,7 +185,7 @@ fn mount_kind(source: &str) -> MountKind {
 
 /// A mount: `"data:/data"`, `"./site:/www:ro"`, `"/cache"` (anonymous), or
 /// the long form with `type`, `source`, `target`, `read_only`.
-pub fn mount(n: &Node, errs: &mut Errors) -> Option<MountSpec> {
+pub fn mount(n: &Node, errs: &mut Errors) -> Option<ServiceMount> {
     if let Value::Map(_) = n.value {
         return long_mount(n, errs);
     }
@@ -221,7 +221,7 @@ pub fn mount(n: &Node, errs: &mut Errors) -> Option<MountSpec> {
         );
         return None;
     }
-    Some(MountSpec {
+    Some(ServiceMount {
         kind: mount_kind(source),
         source: source.to_string(),
         target: target.to_string(),
@@ -229,7 +229,7 @@ pub fn mount(n: &Node, errs: &mut Errors) -> Option<MountSpec> {
     })
 }
 
-fn long_mount(n: &Node, errs: &mut Errors) -> Option<MountSpec> {
+fn long_mount(n: &Node, errs: &mut Errors) -> Option<ServiceMount> {
     let mut f = Fields::of(n, "a volume", errs)?;
     let kind = match f
         .take("type")
@@ -265,7 +265,7 @@ fn long_mount(n: &Node, errs: &mut Errors) -> Option<MountSpec> {
         &["bind", "volume", "tmpfs", "consistency", "image"],
     );
     match target {
-        Some(t) if t.starts_with('/') => Some(MountSpec {
+        Some(t) if t.starts_with('/') => Some(ServiceMount {
             kind,
             source,
             target: t,

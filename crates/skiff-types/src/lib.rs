@@ -35,6 +35,6 @@ pub use restart::{RestartPolicy, RestartPolicyError};
 pub use service::{HealthCheck, HealthProbe, Instance, Proto, ServiceDecl, ServiceUpdate};
 pub use status::{ContainerStatus, TransitionError};
 pub use topology::{
-    BuildSpec, DependsCondition, FileMount, JobClass, LbMode, LbSpec, MountKind, MountSpec,
-    NetworkSpec, Placement, PortSpec, ServiceResources, ServiceSpec, Topology, VolumeSpec,
+    BuildSpec, DependsCondition, FileMount, JobClass, LbMode, LbSpec, MountKind, NetworkSpec,
+    Placement, PortSpec, ServiceMount, ServiceResources, ServiceSpec, Topology, VolumeSpec,
 };

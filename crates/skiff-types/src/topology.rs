@@ -42,7 +42,7 @@ pub struct ServiceSpec {
     pub ports: Vec<PortSpec>,
     /// Ports offered to other services only (Compose `expose`).
     pub expose: Vec<u16>,
-    pub volumes: Vec<MountSpec>,
+    pub volumes: Vec<ServiceMount>,
     pub networks: Vec<String>,
     pub healthcheck: Option<HealthCheck>,
     pub depends_on: BTreeMap<String, DependsCondition>,
@@ -89,7 +89,7 @@ pub struct PortSpec {
 
 /// A mount into the container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MountSpec {
+pub struct ServiceMount {
     pub kind: MountKind,
     /// Volume name, host path (bind) or empty (anonymous volume, tmpfs).
     pub source: String,
