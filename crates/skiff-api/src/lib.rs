@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod engine;
+pub mod images;
 pub mod router;
 pub mod serve;
 pub mod signal;
@@ -14,6 +15,7 @@ pub mod stream;
 
 pub use client::{Client, ClientError, LogFrames, Stream};
 pub use engine::{Engine, Session};
+pub use images::{BodyReader, BuildRequest, ByteStream, ChannelWriter, SaveRequest};
 pub use router::{router, ErrorResponse};
 pub use serve::{bind, serve};
 pub use signal::{parse_signal, BadSignal};

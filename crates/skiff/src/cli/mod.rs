@@ -6,8 +6,10 @@ mod connect;
 mod create;
 mod daemon;
 mod exec;
+mod images;
 mod inspect;
 mod kill;
+mod load;
 mod logs;
 mod pause;
 mod ps;
@@ -76,6 +78,19 @@ pub enum Verb {
     Inspect(inspect::Args),
     /// Block until one or more containers stop, then print their exit codes
     Wait(wait::Args),
+    /// List images
+    Images(images::ImagesArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(load::LoadArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(load::SaveArgs),
+    /// Remove one or more images
+    Rmi(images::RmiArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(images::TagArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(images::ImageCmd),
     #[command(hide = true)]
     Daemon(daemon::DaemonCmd),
     #[command(hide = true)]
@@ -123,6 +138,12 @@ pub fn main() -> i32 {
         Verb::Stats(a) => (stats::run(&ctx, a), 1),
         Verb::Inspect(a) => (inspect::run(&ctx, a), 1),
         Verb::Wait(a) => (wait::run(&ctx, a), 1),
+        Verb::Images(a) => (images::images(&ctx, a), 1),
+        Verb::Load(a) => (load::load(&ctx, a), 1),
+        Verb::Save(a) => (load::save(&ctx, a), 1),
+        Verb::Rmi(a) => (images::rmi(&ctx, a), 1),
+        Verb::Tag(a) => (images::tag(&ctx, a), 1),
+        Verb::Image(a) => (images::image(&ctx, a), 1),
         Verb::Daemon(a) => (daemon::run_daemon(&ctx, a), 1),
         Verb::Keeper => (daemon::run_keeper(&ctx), 1),
     };

@@ -2,6 +2,7 @@
 //! runtime engine to the HTTP API. Thin by design: no container logic here.
 
 mod engine;
+mod images;
 
 use anyhow::Context;
 use skiff_runtime::{Runtime, RuntimeConfig};
@@ -59,6 +60,8 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
         let engine = Runtime::open(cfg)
             .await
             .context("open the container engine")?;
+        let store = skiff_image::ImageStore::open(&args.root)
+            .with_context(|| format!("open the image store in {}", args.root.display()))?;
         if debug {
             eprintln!(
                 "skiff daemon: pid {}, keeper pid {}",
@@ -77,7 +80,7 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
         };
         eprintln!("skiff daemon: listening on {}", args.socket.display());
         let served = skiff_api::serve(
-            Arc::new(engine::Adapter(engine.clone())),
+            Arc::new(engine::Adapter(engine.clone(), Arc::new(store))),
             &args.socket,
             shutdown,
         )
