@@ -12,6 +12,7 @@
 //! It must not: run containers, mount anything, talk to the network (the registry client
 //! comes later), or trust any path, size or digest found in its input.
 
+pub mod build;
 pub mod compress;
 pub mod digest;
 pub mod error;

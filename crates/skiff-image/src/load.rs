@@ -319,7 +319,7 @@ impl ImageStore {
     }
 }
 
-fn descriptor(media_type: &str, digest: &Digest, size: u64) -> Descriptor {
+pub(crate) fn descriptor(media_type: &str, digest: &Digest, size: u64) -> Descriptor {
     Descriptor {
         media_type: media_type.to_string(),
         digest: digest.clone(),
@@ -329,7 +329,7 @@ fn descriptor(media_type: &str, digest: &Digest, size: u64) -> Descriptor {
     }
 }
 
-fn host_arch() -> &'static str {
+pub(crate) fn host_arch() -> &'static str {
     match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",

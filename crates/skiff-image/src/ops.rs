@@ -144,7 +144,7 @@ fn key_of(m: &Match) -> &str {
 }
 
 impl ImageStore {
-    fn record(&self, reference: &str) -> Result<ImageRecord> {
+    pub(crate) fn record(&self, reference: &str) -> Result<ImageRecord> {
         let state = self.read_state()?;
         let m = resolve(&state, reference)?;
         state

@@ -2,6 +2,7 @@
 //! a typed request and calling the daemon through `skiff_api::Client`.
 //! This module owns the global flags, dispatch and Docker's exit codes.
 
+mod build;
 mod connect;
 mod create;
 mod daemon;
@@ -78,6 +79,8 @@ pub enum Verb {
     Inspect(inspect::Args),
     /// Block until one or more containers stop, then print their exit codes
     Wait(wait::Args),
+    /// Build an image from a Containerfile
+    Build(build::Args),
     /// List images
     Images(images::ImagesArgs),
     /// Load an image from a tar archive or STDIN
@@ -138,6 +141,7 @@ pub fn main() -> i32 {
         Verb::Stats(a) => (stats::run(&ctx, a), 1),
         Verb::Inspect(a) => (inspect::run(&ctx, a), 1),
         Verb::Wait(a) => (wait::run(&ctx, a), 1),
+        Verb::Build(a) => (build::run(&ctx, a), 1),
         Verb::Images(a) => (images::images(&ctx, a), 1),
         Verb::Load(a) => (load::load(&ctx, a), 1),
         Verb::Save(a) => (load::save(&ctx, a), 1),

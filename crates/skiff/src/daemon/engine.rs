@@ -122,10 +122,11 @@ impl Engine for Adapter {
         images::save(&self.1, req).await
     }
     async fn build(&self, req: BuildRequest, context: BodyReader) -> Result<ByteStream, ApiError> {
-        let _ = (req, context);
-        Err(ApiError::new(
-            skiff_types::ErrorKind::Unavailable,
-            "build: not wired yet",
-        ))
+        let runner = super::build::RuntimeRunner {
+            rt: self.0.clone(),
+            root: self.1.dir().parent().unwrap_or(self.1.dir()).to_path_buf(),
+            handle: tokio::runtime::Handle::current(),
+        };
+        super::build::start(&self.1, runner, req, context)
     }
 }

@@ -1,6 +1,7 @@
 //! `skiff daemon` and `skiff keeper`: process entry points that wire the
 //! runtime engine to the HTTP API. Thin by design: no container logic here.
 
+mod build;
 mod engine;
 mod images;
 
