@@ -60,7 +60,10 @@ impl ImageStore {
         let mut idx = self.read_cache()?;
         idx.entries.insert(key.hex().to_string(), entry);
         let bytes = serde_json::to_vec(&idx).map_err(|e| ImageError::invalid(CACHE, e))?;
-        let tmp = self.dir().join("tmp").join(format!("{CACHE}.{}", std::process::id()));
+        let tmp = self
+            .dir()
+            .join("tmp")
+            .join(format!("{CACHE}.{}", std::process::id()));
         let fin = self.dir().join(CACHE);
         let write = || -> std::io::Result<()> {
             let mut f = fs::File::create(&tmp)?;
@@ -83,7 +86,11 @@ impl ImageStore {
             let diff = stage.path().join("diff");
             fs::create_dir(&diff).map_err(|e| ImageError::io("create", &diff, e))?;
             let f = fs::File::open(tar).map_err(|e| ImageError::io("open", tar, e))?;
-            let stats = unpack_layer(std::io::BufReader::new(f), &RootDir::open(&diff)?, self.limits())?;
+            let stats = unpack_layer(
+                std::io::BufReader::new(f),
+                &RootDir::open(&diff)?,
+                self.limits(),
+            )?;
             let meta = LayerMeta {
                 diff_id: diff_id.clone(),
                 tar_bytes: stats.tar_bytes,
@@ -91,7 +98,8 @@ impl ImageStore {
                 skipped_devices: stats.skipped_devices,
             };
             let mp = stage.path().join("layer.json");
-            let bytes = serde_json::to_vec(&meta).map_err(|e| ImageError::invalid("layer.json", e))?;
+            let bytes =
+                serde_json::to_vec(&meta).map_err(|e| ImageError::invalid("layer.json", e))?;
             fs::write(&mp, bytes).map_err(|e| ImageError::io("write", &mp, e))?;
             self.commit_layer(&stage.keep(), &diff_id)?;
         }
@@ -123,7 +131,8 @@ impl ImageStore {
                 .map(|l| descriptor(&l.media_type, &l.digest, l.size))
                 .collect(),
         };
-        let mbytes = serde_json::to_vec(&manifest).map_err(|e| ImageError::invalid("manifest", e))?;
+        let mbytes =
+            serde_json::to_vec(&manifest).map_err(|e| ImageError::invalid("manifest", e))?;
         let mdigest = Digest::of(&mbytes);
         let _lock = self.lock()?;
         for (d, bytes) in [(&id, config), (&mdigest, &mbytes[..])] {

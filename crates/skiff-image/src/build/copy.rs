@@ -43,7 +43,13 @@ impl Builder<'_> {
         let mut from = None;
         for (k, v) in &i.flags {
             match k.as_str() {
-                "chown" => chown = Some(self.owner(st, i, &substitute(v, &vars).map_err(|e| self.err(i, e))?)?),
+                "chown" => {
+                    chown = Some(self.owner(
+                        st,
+                        i,
+                        &substitute(v, &vars).map_err(|e| self.err(i, e))?,
+                    )?)
+                }
                 "from" if !is_add => from = Some(v.clone()),
                 _ => return Err(self.err(i, format!("{} --{k} is not supported", i.keyword))),
             }
@@ -61,10 +67,16 @@ impl Builder<'_> {
         let mut wildcard = false;
         for p in &parts {
             if is_add && (p.starts_with("http://") || p.starts_with("https://")) {
-                return Err(self.err(i, "ADD from a URL is not supported (builds have no network)"));
+                return Err(self.err(
+                    i,
+                    "ADD from a URL is not supported (builds have no network)",
+                ));
             }
             let rel = clean(p).ok_or_else(|| {
-                self.err(i, format!("{} failed: {p:?} is outside the build context", i.keyword))
+                self.err(
+                    i,
+                    format!("{} failed: {p:?} is outside the build context", i.keyword),
+                )
             })?;
             let found = if p.contains(['*', '?', '[']) {
                 wildcard = true;
@@ -77,12 +89,18 @@ impl Builder<'_> {
             }
         }
         if sources.is_empty() {
-            return Err(self.err(i, format!("{} failed: no source files were specified", i.keyword)));
+            return Err(self.err(
+                i,
+                format!("{} failed: no source files were specified", i.keyword),
+            ));
         }
         let workdir = st.cfg.working_dir.clone().unwrap_or_else(|| "/".into());
         let dest_abs = Path::new(&workdir).join(&dest);
         let into_dir = dest.ends_with('/') || sources.len() > 1 || wildcard;
-        let dest_rel: PathBuf = dest_abs.components().filter(|c| matches!(c, Component::Normal(_))).collect();
+        let dest_rel: PathBuf = dest_abs
+            .components()
+            .filter(|c| matches!(c, Component::Normal(_)))
+            .collect();
         let target = |s: &Source| -> PathBuf {
             if s.is_dir || s.extract || !into_dir {
                 dest_rel.clone()
@@ -108,7 +126,8 @@ impl Builder<'_> {
         self.layer_step(st, i, key, &mut |b, _st| {
             let tmp = b.temp_tar()?;
             let write = || -> Result<()> {
-                let f = std::fs::File::create(&tmp).map_err(|e| ImageError::io("create", &tmp, e))?;
+                let f =
+                    std::fs::File::create(&tmp).map_err(|e| ImageError::io("create", &tmp, e))?;
                 let mut t = LayerTar::new(std::io::BufWriter::new(f));
                 for s in &sources {
                     if s.extract {
@@ -129,17 +148,36 @@ impl Builder<'_> {
         })
     }
 
-    fn source(&self, root: &RootDir, rel: PathBuf, add: bool, as_written: &str, i: &Instruction) -> Result<Source> {
+    fn source(
+        &self,
+        root: &RootDir,
+        rel: PathBuf,
+        add: bool,
+        as_written: &str,
+        i: &Instruction,
+    ) -> Result<Source> {
         // No symlink on the way to a source (they could lead out of the root).
         let mut acc = PathBuf::new();
         let comps: Vec<_> = rel.components().collect();
         for (n, c) in comps.iter().enumerate() {
             acc.push(c);
             let md = std::fs::symlink_metadata(root.path().join(&acc)).map_err(|_| {
-                self.err(i, format!("{} failed: {as_written:?}: no such file or directory in the build context", i.keyword))
+                self.err(
+                    i,
+                    format!(
+                        "{} failed: {as_written:?}: no such file or directory in the build context",
+                        i.keyword
+                    ),
+                )
             })?;
             if n + 1 < comps.len() && !md.is_dir() {
-                return Err(self.err(i, format!("{} failed: {as_written:?}: a parent is not a directory", i.keyword)));
+                return Err(self.err(
+                    i,
+                    format!(
+                        "{} failed: {as_written:?}: a parent is not a directory",
+                        i.keyword
+                    ),
+                ));
             }
         }
         let md = std::fs::symlink_metadata(root.path().join(&rel))
@@ -160,25 +198,39 @@ impl Builder<'_> {
             .tempdir_in(&dir)
             .map_err(|e| ImageError::io("create", &dir, e))?;
         let f = root.open_file(rel)?;
-        unpack_layer(std::io::BufReader::new(f), &RootDir::open(x.path())?, self.store.limits())?;
+        unpack_layer(
+            std::io::BufReader::new(f),
+            &RootDir::open(x.path())?,
+            self.store.limits(),
+        )?;
         Ok(x)
     }
 
     fn from_layers(&self, i: &Instruction, from: &str) -> Result<Vec<LayerRecord>> {
-        let by_name = self.stages.iter().find(|s| s.name.as_deref() == Some(&from.to_ascii_lowercase()));
+        let by_name = self
+            .stages
+            .iter()
+            .find(|s| s.name.as_deref() == Some(&from.to_ascii_lowercase()));
         let by_index = from.parse::<usize>().ok().and_then(|n| self.stages.get(n));
         if let Some(s) = by_name.or(by_index) {
             return Ok(s.layers.clone());
         }
         match self.store.record(from) {
             Ok(r) => Ok(r.layers),
-            Err(ImageError::NotFound(_)) => Err(self.err(i, format!("COPY --from={from}: no such stage or image"))),
+            Err(ImageError::NotFound(_)) => {
+                Err(self.err(i, format!("COPY --from={from}: no such stage or image")))
+            }
             Err(e) => Err(e),
         }
     }
 
     /// The merged view of `paths` across `layers` (bottom first), whiteouts applied.
-    fn flatten(&self, layers: &[LayerRecord], paths: &[String], i: &Instruction) -> Result<tempfile::TempDir> {
+    fn flatten(
+        &self,
+        layers: &[LayerRecord],
+        paths: &[String],
+        i: &Instruction,
+    ) -> Result<tempfile::TempDir> {
         let dir = self.store.dir().join("tmp");
         let tmp = tempfile::Builder::new()
             .prefix("from-")
@@ -188,7 +240,9 @@ impl Builder<'_> {
         for l in layers {
             let src = RootDir::open(&self.store.layer_path(&l.diff_id))?;
             for p in paths {
-                let rel = clean(p).ok_or_else(|| self.err(i, format!("COPY failed: {p:?} is outside the stage")))?;
+                let rel = clean(p).ok_or_else(|| {
+                    self.err(i, format!("COPY failed: {p:?} is outside the stage"))
+                })?;
                 merge(&src, &rel, &dst)?;
             }
         }
@@ -220,7 +274,11 @@ impl Builder<'_> {
             .or_else(|| lookup("etc/passwd", u, 2))
             .ok_or_else(|| self.err(i, format!("--chown: unknown user {u:?}")))?;
         let gid = if g.is_empty() {
-            if u.parse::<u32>().is_ok() { uid } else { lookup("etc/passwd", u, 3).unwrap_or(uid) }
+            if u.parse::<u32>().is_ok() {
+                uid
+            } else {
+                lookup("etc/passwd", u, 3).unwrap_or(uid)
+            }
         } else {
             g.parse()
                 .ok()
@@ -251,7 +309,10 @@ fn clean(p: &str) -> Option<PathBuf> {
 /// Expands `*`, `?` in the last component.
 fn glob(root: &RootDir, rel: &Path) -> std::result::Result<Vec<PathBuf>, String> {
     let parent = rel.parent().unwrap_or(Path::new(""));
-    let pat = rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let pat = rel
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let host = root.path().join(parent);
     let mut out = Vec::new();
     let rd = std::fs::read_dir(&host).map_err(|e| format!("{}: {e}", parent.display()))?;
@@ -280,7 +341,9 @@ pub(crate) fn wild_match(p: &[u8], s: &[u8]) -> bool {
 }
 
 fn is_tar(root: &RootDir, rel: &Path) -> bool {
-    let Ok(f) = root.open_file(rel) else { return false };
+    let Ok(f) = root.open_file(rel) else {
+        return false;
+    };
     let Ok((_, mut dec)) = crate::compress::decoder(std::io::BufReader::new(f)) else {
         return false;
     };
@@ -314,7 +377,11 @@ fn merge(src: &RootDir, rel: &Path, dst: &RootDir) -> Result<()> {
         dst.set_mode(rel, md.mode() & 0o7777)?;
     } else if ft.is_dir() {
         let opaque = src.get_xattr(rel, "trusted.overlay.opaque")?.as_deref() == Some(b"y");
-        if opaque || dst.stat(rel)?.is_some_and(|s| s.kind != skiff_sys::fsroot::EntryKind::Dir) {
+        if opaque
+            || dst
+                .stat(rel)?
+                .is_some_and(|s| s.kind != skiff_sys::fsroot::EntryKind::Dir)
+        {
             dst.remove_all(rel)?;
         }
         dst.create_dir_all(rel, md.mode() & 0o7777)?;

@@ -26,7 +26,11 @@ impl Builder<'_> {
         Ok(())
     }
 
-    fn arg_value(&self, i: &Instruction, vars: &BTreeMap<String, String>) -> Result<(String, String)> {
+    fn arg_value(
+        &self,
+        i: &Instruction,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<(String, String)> {
         let a = substitute(i.args.trim(), vars).map_err(|e| self.err(i, e))?;
         let (k, default) = match a.split_once('=') {
             Some((k, v)) => (k.to_string(), Some(words(v).join(" "))),
@@ -35,11 +39,21 @@ impl Builder<'_> {
         if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(self.err(i, format!("invalid ARG name {k:?}")));
         }
-        let v = self.opts.build_args.get(&k).cloned().or(default).unwrap_or_default();
+        let v = self
+            .opts
+            .build_args
+            .get(&k)
+            .cloned()
+            .or(default)
+            .unwrap_or_default();
         Ok((k, v))
     }
 
-    pub(crate) fn instruction(&mut self, stage: Option<&mut Stage>, i: &Instruction) -> Result<Outcome> {
+    pub(crate) fn instruction(
+        &mut self,
+        stage: Option<&mut Stage>,
+        i: &Instruction,
+    ) -> Result<Outcome> {
         if i.keyword == "FROM" {
             return Ok(Outcome::NewStage(Box::new(self.from(i)?)));
         }
@@ -112,7 +126,9 @@ impl Builder<'_> {
                     text = format!("SHELL {v:?}");
                     st.shell = v;
                 }
-                _ => return Err(self.err(i, "SHELL needs the JSON form, e.g. [\"/bin/sh\", \"-c\"]")),
+                _ => {
+                    return Err(self.err(i, "SHELL needs the JSON form, e.g. [\"/bin/sh\", \"-c\"]"))
+                }
             },
             "VOLUME" => {
                 let vols = match cmd_form(&sub(&i.args)?) {
@@ -147,7 +163,11 @@ impl Builder<'_> {
 
     /// ENV/LABEL pairs: split first, then each word substituted (a value with spaces
     /// stays one value, as in Docker).
-    fn key_values(&self, i: &Instruction, vars: &BTreeMap<String, String>) -> Result<Vec<(String, String)>> {
+    fn key_values(
+        &self,
+        i: &Instruction,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<Vec<(String, String)>> {
         let kvs = key_values(&i.args).map_err(|e| self.err(i, e))?;
         kvs.into_iter()
             .map(|(k, v)| {
@@ -174,7 +194,9 @@ impl Builder<'_> {
         let w = words(&a);
         let (base, name) = match w.as_slice() {
             [b] => (b.clone(), None),
-            [b, kw, n] if kw.eq_ignore_ascii_case("as") => (b.clone(), Some(n.to_ascii_lowercase())),
+            [b, kw, n] if kw.eq_ignore_ascii_case("as") => {
+                (b.clone(), Some(n.to_ascii_lowercase()))
+            }
             _ => return Err(self.err(i, "FROM takes IMAGE [AS NAME]")),
         };
         let mut st = Stage {
@@ -191,7 +213,11 @@ impl Builder<'_> {
         if base == "scratch" {
             return Ok(st);
         }
-        if let Some(prev) = self.stages.iter().find(|s| s.name.as_deref() == Some(base.as_str())) {
+        if let Some(prev) = self
+            .stages
+            .iter()
+            .find(|s| s.name.as_deref() == Some(base.as_str()))
+        {
             let mut s = prev.clone();
             s.name = st.name;
             s.args.clear();
@@ -199,7 +225,10 @@ impl Builder<'_> {
             return Ok(s);
         }
         let rec = self.store.record(&base).map_err(|e| match e {
-            ImageError::NotFound(_) => self.err(i, format!("image not found: {base} (no pull yet: load it first)")),
+            ImageError::NotFound(_) => self.err(
+                i,
+                format!("image not found: {base} (no pull yet: load it first)"),
+            ),
             e => e,
         })?;
         let info = self.store.inspect(rec.id.hex())?;
@@ -221,13 +250,17 @@ impl Builder<'_> {
         }
         let mut h = Healthcheck::default();
         for (k, v) in &i.flags {
-            let dur = || parse_duration(v).ok_or_else(|| self.err(i, format!("invalid --{k} {v:?}")));
+            let dur =
+                || parse_duration(v).ok_or_else(|| self.err(i, format!("invalid --{k} {v:?}")));
             match k.as_str() {
                 "interval" => h.interval = Some(dur()?),
                 "timeout" => h.timeout = Some(dur()?),
                 "start-period" => h.start_period = Some(dur()?),
                 "retries" => {
-                    h.retries = Some(v.parse().map_err(|_| self.err(i, format!("invalid --retries {v:?}")))?)
+                    h.retries = Some(
+                        v.parse()
+                            .map_err(|_| self.err(i, format!("invalid --retries {v:?}")))?,
+                    )
                 }
                 _ => return Err(self.err(i, format!("unknown HEALTHCHECK flag --{k}"))),
             }
@@ -254,10 +287,17 @@ impl Builder<'_> {
         let key = chain(&st.key, &format!("RUN {argv:?} {args:?}"));
         self.layer_step(st, i, key, &mut |b, st| {
             if st.layers.is_empty() {
-                return Err(b.err(i, "RUN needs a filesystem: FROM scratch has none (COPY a shell in first)"));
+                return Err(b.err(
+                    i,
+                    "RUN needs a filesystem: FROM scratch has none (COPY a shell in first)",
+                ));
             }
             let step = super::RunStep {
-                lowers: st.layers.iter().map(|l| b.store.layer_path(&l.diff_id)).collect(),
+                lowers: st
+                    .layers
+                    .iter()
+                    .map(|l| b.store.layer_path(&l.diff_id))
+                    .collect(),
                 argv: argv.clone(),
                 env: env.clone(),
                 working_dir: st.cfg.working_dir.clone(),
@@ -282,7 +322,9 @@ impl Builder<'_> {
             .suffix(".tar")
             .tempfile_in(&dir)
             .map_err(|e| ImageError::io("create a layer file in", &dir, e))?;
-        let (_, path) = f.keep().map_err(|e| ImageError::io("keep", &dir, e.error))?;
+        let (_, path) = f
+            .keep()
+            .map_err(|e| ImageError::io("keep", &dir, e.error))?;
         Ok(path)
     }
 

@@ -180,7 +180,10 @@ pub fn build(
     let stage = current.expect("a FROM was seen");
     if let Some(t) = &opts.target {
         if stage.name.as_deref() != Some(t) {
-            return Err(ImageError::invalid("--target", format!("no stage named {t:?}")));
+            return Err(ImageError::invalid(
+                "--target",
+                format!("no stage named {t:?}"),
+            ));
         }
     }
     let config = b.config_json(&stage)?;

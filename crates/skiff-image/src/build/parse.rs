@@ -277,7 +277,10 @@ pub fn key_values(args: &str) -> Result<Vec<(String, String)>, String> {
     }
     if !ws[0].contains('=') {
         // Legacy: ENV KEY the rest of the line.
-        let (k, v) = args.trim().split_once(char::is_whitespace).unwrap_or((args.trim(), ""));
+        let (k, v) = args
+            .trim()
+            .split_once(char::is_whitespace)
+            .unwrap_or((args.trim(), ""));
         if v.trim().is_empty() {
             return Err(format!("{k} needs a value (KEY=VALUE)"));
         }
@@ -297,7 +300,8 @@ mod tests {
 
     #[test]
     fn continuations_comments_and_escape() {
-        let text = "# escape=`\nFROM scratch\n# c\nRUN echo a `\n  # inside\n  b\ncopy --chown=1:2 x /y\n";
+        let text =
+            "# escape=`\nFROM scratch\n# c\nRUN echo a `\n  # inside\n  b\ncopy --chown=1:2 x /y\n";
         let ins = parse("Containerfile", text).unwrap();
         assert_eq!(ins.len(), 3);
         assert_eq!(ins[1].keyword, "RUN");
@@ -319,7 +323,10 @@ mod tests {
         assert_eq!(cmd_form("echo $HOME").argv()[2], "echo $HOME");
         let vars: BTreeMap<String, String> =
             [("A".to_string(), "1".to_string()), ("E".into(), "".into())].into();
-        assert_eq!(substitute("$A-${A}-${B:-d}-${A:+x}-${E:-e}-\\$A", &vars).unwrap(), "1-1-d-x-e-$A");
+        assert_eq!(
+            substitute("$A-${A}-${B:-d}-${A:+x}-${E:-e}-\\$A", &vars).unwrap(),
+            "1-1-d-x-e-$A"
+        );
         assert!(substitute("${A", &vars).is_err());
         assert_eq!(
             key_values(r#"A=1 B="two words" C=x\ y"#).unwrap(),
@@ -329,6 +336,9 @@ mod tests {
                 ("C".into(), "x y".into())
             ]
         );
-        assert_eq!(key_values("K v w").unwrap(), vec![("K".into(), "v w".into())]);
+        assert_eq!(
+            key_values("K v w").unwrap(),
+            vec![("K".into(), "v w".into())]
+        );
     }
 }

@@ -26,7 +26,10 @@ pub struct TreeOpts {
 /// One entry as it goes into a layer.
 enum Node {
     Dir,
-    File { src: PathBuf, size: u64 },
+    File {
+        src: PathBuf,
+        size: u64,
+    },
     Symlink(PathBuf),
     /// An empty regular file named `.wh.*` (whiteout or opaque marker).
     Marker,
@@ -66,7 +69,10 @@ fn walk(
     };
     let ft = md.file_type();
     if ft.is_char_device() && md.rdev() == 0 && opts.whiteouts {
-        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let wh = dest.with_file_name(format!(".wh.{name}"));
         return visit(item(Node::Marker, wh));
     }
@@ -103,7 +109,13 @@ fn walk(
 }
 
 /// The content hash of a tree: paths, modes, owners, link targets and file bytes.
-pub fn hash_tree(root: &RootDir, rel: &Path, dest: &Path, opts: TreeOpts, h: &mut Sha256) -> Result<()> {
+pub fn hash_tree(
+    root: &RootDir,
+    rel: &Path,
+    dest: &Path,
+    opts: TreeOpts,
+    h: &mut Sha256,
+) -> Result<()> {
     walk(root, rel, dest, opts, &mut |it| {
         h.update(it.dest.as_os_str().as_encoded_bytes());
         h.update(format!("\0{:o}\0{}\0{}\0", it.mode, it.uid, it.gid).as_bytes());
@@ -134,8 +146,13 @@ pub fn hash_tree(root: &RootDir, rel: &Path, dest: &Path, opts: TreeOpts, h: &mu
 
 /// Finishes a hasher into a digest.
 pub fn finish(h: Sha256) -> Digest {
-    Digest::from_hex(&h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>())
-        .expect("sha256 is 64 hex")
+    Digest::from_hex(
+        &h.finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
+    )
+    .expect("sha256 is 64 hex")
 }
 
 /// Writes layer entries into a tar.
@@ -151,8 +168,16 @@ impl<W: Write> LayerTar<W> {
     }
 
     /// Adds the tree at `rel` of `root` as `dest`.
-    pub fn add_tree(&mut self, root: &RootDir, rel: &Path, dest: &Path, opts: TreeOpts) -> Result<()> {
-        walk(root, rel, dest, opts, &mut |it| self.append(&it, Some(root)))
+    pub fn add_tree(
+        &mut self,
+        root: &RootDir,
+        rel: &Path,
+        dest: &Path,
+        opts: TreeOpts,
+    ) -> Result<()> {
+        walk(root, rel, dest, opts, &mut |it| {
+            self.append(&it, Some(root))
+        })
     }
 
     fn append(&mut self, it: &Item, root: Option<&RootDir>) -> Result<()> {
@@ -182,7 +207,8 @@ impl<W: Write> LayerTar<W> {
             Node::File { src, size } => {
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(*size);
-                let root = root.ok_or_else(|| ImageError::invalid("layer", "file without a source"))?;
+                let root =
+                    root.ok_or_else(|| ImageError::invalid("layer", "file without a source"))?;
                 let f = root.open_file(src)?;
                 // A file that changed size under us would corrupt the tar: read exactly size.
                 let mut r = f.take(*size);

@@ -33,7 +33,10 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<i32> {
     let dir = std::fs::canonicalize(&args.context)
         .with_context(|| format!("unable to prepare context: {}", args.context.display()))?;
     if !dir.is_dir() {
-        bail!("unable to prepare context: {} is not a directory", dir.display());
+        bail!(
+            "unable to prepare context: {} is not a directory",
+            dir.display()
+        );
     }
     let file = match &args.file {
         None => None,
@@ -42,7 +45,11 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<i32> {
                 .or_else(|_| std::fs::canonicalize(dir.join(f)))
                 .with_context(|| format!("cannot read {}", f.display()))?;
             let rel = abs.strip_prefix(&dir).map_err(|_| {
-                anyhow::anyhow!("the Containerfile {} must be inside the context {}", f.display(), dir.display())
+                anyhow::anyhow!(
+                    "the Containerfile {} must be inside the context {}",
+                    f.display(),
+                    dir.display()
+                )
             })?;
             Some(rel.to_string_lossy().into_owned())
         }
@@ -76,12 +83,18 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<i32> {
     let client = ctx.client()?;
     let mut out = LastLine::default();
     let res = client.build(&req, std::fs::File::from(reader), &mut out);
-    let produced = producer.join().map_err(|_| anyhow::anyhow!("context writer panicked"))?;
+    let produced = producer
+        .join()
+        .map_err(|_| anyhow::anyhow!("context writer panicked"))?;
     res?;
     if let Err(e) = produced {
         bail!("sending the build context: {e}");
     }
-    Ok(if out.last.starts_with("ERROR: ") { 1 } else { 0 })
+    Ok(if out.last.starts_with("ERROR: ") {
+        1
+    } else {
+        0
+    })
 }
 
 /// Copies the daemon's output to stdout, remembering the last line.
@@ -128,7 +141,10 @@ fn read_ignore(dir: &Path) -> anyhow::Result<Vec<(bool, String)>> {
 }
 
 fn clean(p: &str) -> String {
-    p.trim().trim_start_matches("./").trim_matches('/').to_string()
+    p.trim()
+        .trim_start_matches("./")
+        .trim_matches('/')
+        .to_string()
 }
 
 fn ignored(rel: &str, patterns: &[(bool, String)]) -> bool {

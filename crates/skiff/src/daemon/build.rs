@@ -80,7 +80,11 @@ impl RuntimeRunner {
         }
         let code = match code {
             Some(c) => c,
-            None => h.block_on(self.rt.wait(id)).map_err(|e| e.message)?.exit_code,
+            None => {
+                h.block_on(self.rt.wait(id))
+                    .map_err(|e| e.message)?
+                    .exit_code
+            }
         };
         if code != 0 {
             return Err(format!("exit code {code}"));
