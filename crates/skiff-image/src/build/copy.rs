@@ -58,7 +58,7 @@ impl Builder<'_> {
         let root = match &from {
             None => RootDir::open(self.context)?,
             Some(f) => {
-                let layers = self.from_layers(i, f)?;
+                let layers = self.source_layers(i, f)?;
                 guard = self.flatten(&layers, &parts, i)?;
                 RootDir::open(guard.path())?
             }
@@ -206,7 +206,7 @@ impl Builder<'_> {
         Ok(x)
     }
 
-    fn from_layers(&self, i: &Instruction, from: &str) -> Result<Vec<LayerRecord>> {
+    fn source_layers(&self, i: &Instruction, from: &str) -> Result<Vec<LayerRecord>> {
         let by_name = self
             .stages
             .iter()
@@ -295,11 +295,7 @@ fn clean(p: &str) -> Option<PathBuf> {
     for c in Path::new(p).components() {
         match c {
             Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                if !out.pop() {
-                    return None;
-                }
-            }
+            Component::ParentDir if !out.pop() => return None,
             _ => {}
         }
     }

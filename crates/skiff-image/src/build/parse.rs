@@ -158,10 +158,10 @@ fn instruction(file: &str, line: usize, text: &str) -> Result<Instruction, LineE
         "FROM" | "COPY" | "ADD" | "HEALTHCHECK" | "RUN"
     ) {
         while let Some(f) = rest.strip_prefix("--") {
-            if keyword == "HEALTHCHECK" || keyword == "RUN" {
-                if !f.contains('=') || f.starts_with(' ') {
-                    break;
-                }
+            if (keyword == "HEALTHCHECK" || keyword == "RUN")
+                && (!f.contains('=') || f.starts_with(' '))
+            {
+                break;
             }
             let (flag, after) = f.split_once(char::is_whitespace).unwrap_or((f, ""));
             let (k, v) = flag.split_once('=').unwrap_or((flag, ""));
