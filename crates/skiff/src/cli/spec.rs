@@ -97,11 +97,7 @@ pub struct ContainerFlags {
     pub stop_timeout: Option<u32>,
     /// IMAGE, then the command to run and its arguments (without --rootfs); the command
     /// alone with --rootfs
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "IMAGE] [COMMAND"
-    )]
+    #[arg(trailing_var_arg = true, value_name = "IMAGE] [COMMAND")]
     pub command: Vec<String>,
 }
 
