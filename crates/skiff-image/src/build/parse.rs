@@ -124,7 +124,7 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Instruction>, LineError> {
         let (start, mut acc) = cur.take().unwrap_or((n, String::new()));
         let body = raw.trim_end();
         if let Some(stripped) = body.strip_suffix(escape) {
-            acc.push_str(stripped.trim_start());
+            acc.push_str(stripped.trim());
             acc.push(' ');
             cur = Some((start, acc));
             continue;
