@@ -7,7 +7,10 @@
 //! - the safe layer unpacker ([`unpack`]): every entry through
 //!   [`skiff_sys::fsroot::RootDir`], OCI whiteouts as overlay whiteouts, limits on every
 //!   untrusted size;
-//! - `load` of docker-archive and oci-archive/OCI-layout input and `save` to either format.
+//! - `load` of docker-archive and oci-archive/OCI-layout input and `save` to either format;
+//! - what `run IMAGE` takes from an image ([`runconfig`]), and `build` ([`build`]: the
+//!   Containerfile parser, the layer cache, layer tars; RUN steps go through a trait the
+//!   daemon implements, so this crate still runs no container).
 //!
 //! It must not: run containers, mount anything, talk to the network (the registry client
 //! comes later), or trust any path, size or digest found in its input.

@@ -1,8 +1,9 @@
 //! What `skiff run IMAGE` takes from the image: a pure merge of the image's config into the
 //! user's [`ContainerSpec`], with Docker's precedence rules:
 //! - `Env`: the image's variables, each overridden by a user variable of the same name;
-//! - `--entrypoint` replaces the image's Entrypoint *and* drops its Cmd; otherwise a user
-//!   command replaces the image's Cmd, and the image's Entrypoint stays;
+//! - `--entrypoint X` replaces the image's Entrypoint *and* drops its Cmd (`--entrypoint ""`
+//!   only clears the Entrypoint); otherwise a user command replaces the image's Cmd, and the
+//!   image's Entrypoint stays;
 //! - `WorkingDir`, `User`: the user's when given, else the image's;
 //! - `ExposedPorts`: recorded (`80/tcp`) for networking to publish;
 //! - `Healthcheck`: the image's, unless the user gave one; `NONE` disables it.
@@ -34,10 +35,14 @@ pub fn apply_image_config(
         .map(|p| p.to_string_lossy().into_owned())
         .collect();
     spec.env = merge_env(cfg.env.as_deref().unwrap_or_default(), &spec.env);
-    if spec.entrypoint.is_none() {
-        spec.entrypoint = cfg.entrypoint.clone().filter(|e| !e.is_empty());
+    // moby's merge: a non-empty --entrypoint drops the image's Cmd; `--entrypoint ""` clears
+    // the image's Entrypoint but keeps its Cmd.
+    if spec.entrypoint.as_ref().is_none_or(|e| e.is_empty()) {
         if spec.cmd.is_empty() {
             spec.cmd = cfg.cmd.clone().unwrap_or_default();
+        }
+        if spec.entrypoint.is_none() {
+            spec.entrypoint = cfg.entrypoint.clone().filter(|e| !e.is_empty());
         }
     }
     let nonempty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
@@ -165,6 +170,12 @@ mod tests {
         };
         apply_image_config(&mut s, &id(), &[], &cfg());
         assert_eq!(s.argv(), ["/bin/sh"]);
+        let mut s = ContainerSpec {
+            entrypoint: Some(Vec::new()),
+            ..Default::default()
+        };
+        apply_image_config(&mut s, &id(), &[], &cfg());
+        assert_eq!(s.argv(), ["default"]);
     }
 
     #[test]

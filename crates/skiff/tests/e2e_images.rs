@@ -222,8 +222,8 @@ fn build_caches_multistage_and_whiteouts() {
          RUN rm /data/old\n\
          FROM scratch AS tools\nCOPY --from=base /bin/busybox /bin/busybox\n\
          FROM base\nARG WHO=world\nENV WHO=$WHO\nCOPY --chown=1000:1000 app/ /app/\n\
-         COPY --from=tools /bin/busybox /tools/bb\nWORKDIR /app\n\
-         CMD [\"sh\", \"-c\", \"echo hello $WHO; cat msg; ls /data; stat -c %u msg; test -x /tools/bb && echo tools\"]\n"
+         COPY --from=tools /bin/busybox /tools/bb\nADD files.tar /added/\nWORKDIR /app\n\
+         CMD [\"sh\", \"-c\", \"echo hello $WHO; cat msg; ls /data; stat -c %u msg; test -x /tools/bb && echo tools; cat /added/a/b.txt\"]\n"
     );
     let ctx = context(&[
         ("Containerfile", &file),
@@ -231,13 +231,26 @@ fn build_caches_multistage_and_whiteouts() {
         ("app/junk.log", "x"),
     ]);
     std::fs::write(ctx.path().join(".dockerignore"), "**/*.log\n").unwrap();
+    // ADD of a local tar extracts it (through the safe unpacker).
+    std::fs::write(
+        ctx.path().join("files.tar"),
+        tar_files(&[("a/b.txt", b"extracted\n")]),
+    )
+    .unwrap();
     let c = ctx.path().to_str().unwrap();
     let first = d.ok(&["build", "-t", "app", "--build-arg", "WHO=skiff", c]);
     assert!(first.contains("Successfully tagged app:latest"), "{first}");
     let out = d.ok(&["run", "--rm", "app"]);
     assert_eq!(
         out.lines().collect::<Vec<_>>(),
-        ["hello skiff", "from the context", "keep", "1000", "tools"],
+        [
+            "hello skiff",
+            "from the context",
+            "keep",
+            "1000",
+            "tools",
+            "extracted"
+        ],
         "RUN rm hid /data/old; .dockerignore kept junk.log out"
     );
     assert!(!d.ok(&["run", "--rm", "app", "ls"]).contains("junk.log"));
