@@ -303,6 +303,12 @@ fn build_errors_name_the_line_and_change_nothing() {
         assert_eq!(out.status.code(), Some(1), "{text}");
         assert!(text.contains(want), "want {want:?} in:\n{text}");
     }
+    // A symlink in the context never leads a COPY out of it.
+    let ctx = context(&[("Containerfile", "FROM scratch\nCOPY evil/passwd /x\n")]);
+    std::os::unix::fs::symlink("/etc", ctx.path().join("evil")).unwrap();
+    let out = d.skiff(&["build", "-t", "bad", ctx.path().to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Containerfile:2: COPY failed"), "{text}");
     assert_eq!(d.ok(&["images"]), before, "no image appeared");
     assert_eq!(
         d.ok(&["ps", "-aq"]).trim(),
