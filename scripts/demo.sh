@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# skiff's main job, end to end: build, prepare a busybox rootfs, start the
-# daemon, and drive containers through the main verbs. Run as root.
+# skiff's main job, end to end: build skiff, start the daemon, build the
+# examples/busybox image (FROM scratch, the host's static busybox), run containers
+# from it and drive them through the main verbs. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "run as root (containers need namespaces and cgroups)" >&2; exit 1; }
@@ -9,6 +10,8 @@ SKIFF=$(scripts/build-release.sh)
 DEMO=${DEMO_DIR:-/var/lib/skiff-demo}
 ROOTFS="$DEMO/rootfs"
 [ -x "$ROOTFS/bin/busybox" ] || scripts/rootfs.sh "$ROOTFS" >/dev/null
+scripts/busybox-context.sh
+IMG=skiff-demo/busybox
 ROOT="$DEMO/state"
 SOCK="unix://$DEMO/skiff.sock"
 s() { "$SKIFF" --root "$ROOT" --host "$SOCK" "$@"; }
@@ -19,16 +22,19 @@ trap 's rm -f demo-web demo-count >/dev/null 2>&1 || true; kill $DAEMON 2>/dev/n
 for _ in $(seq 100); do [ -S "$DEMO/skiff.sock" ] && break; sleep 0.05; done
 
 step() { printf '\n\033[1m$ skiff %s\033[0m\n' "$*"; }
-step run --rm --rootfs "$ROOTFS" sh -c 'echo hello from $(hostname), pid $$; grep -E "^(CapEff|NoNewPrivs|Seccomp)" /proc/self/status'
-s run --rm --rootfs "$ROOTFS" sh -c 'echo hello from $(hostname), pid $$; grep -E "^(CapEff|NoNewPrivs|Seccomp)" /proc/self/status'
-step run -d --name demo-web -m 32m --cpus 0.5 --rootfs "$ROOTFS" httpd -f -p 8080 -h /var/www
-s run -d --name demo-web -m 32m --cpus 0.5 --rootfs "$ROOTFS" httpd -f -p 8080 -h /var/www
+step build -t $IMG examples/busybox; s build -t $IMG examples/busybox
+step build -t $IMG examples/busybox "(again: every step CACHED)"; s build -t $IMG examples/busybox | grep -E 'CACHED|Successfully'
+step images; s images
+step run --rm $IMG sh -c 'echo hello from $(hostname), pid $$; grep -E "^(CapEff|NoNewPrivs|Seccomp)" /proc/self/status'
+s run --rm $IMG sh -c 'echo hello from $(hostname), pid $$; grep -E "^(CapEff|NoNewPrivs|Seccomp)" /proc/self/status'
+step run -d --name demo-web -m 32m --cpus 0.5 $IMG "(the image's CMD: busybox httpd on :8080)"
+s run -d --name demo-web -m 32m --cpus 0.5 $IMG
 step run -d --name demo-count --restart on-failure --rootfs "$ROOTFS" sh -c 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done'
 s run -d --name demo-count --restart on-failure --rootfs "$ROOTFS" sh -c 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done'
 sleep 1
 step ps; s ps
-step exec demo-web sh -c 'echo "<h1>served by $(hostname)</h1>" > /var/www/index.html; wget -qO- http://127.0.0.1:8080/'
-s exec demo-web sh -c 'echo "<h1>served by $(hostname)</h1>" > /var/www/index.html; wget -qO- http://127.0.0.1:8080/'
+step exec demo-web sh -c 'echo "<h1>served by $(hostname)</h1>" > index.html; wget -qO- http://127.0.0.1:8080/'
+s exec demo-web sh -c 'echo "<h1>served by $(hostname)</h1>" > index.html; wget -qO- http://127.0.0.1:8080/'
 step logs --tail 3 demo-count; s logs --tail 3 demo-count
 step stats --no-stream; s stats --no-stream
 step pause demo-count; s pause demo-count; s ps
@@ -36,4 +42,7 @@ step unpause demo-count; s unpause demo-count
 step stop -t 2 demo-count; s stop -t 2 demo-count
 step ps -a; s ps -a
 step rm -f demo-web demo-count; s rm -f demo-web demo-count
+step save -o "$DEMO/busybox.tar" $IMG; s save -o "$DEMO/busybox.tar" $IMG
+step rmi $IMG; s rmi $IMG
+step load -i "$DEMO/busybox.tar"; s load -i "$DEMO/busybox.tar"
 echo; echo "demo done: state in $ROOT, daemon log in $DEMO/daemon.log"

@@ -11,6 +11,16 @@ use skiff_types::{
 use std::future::Future;
 use tokio::sync::mpsc;
 
+pub use crate::images::{BodyReader, BuildRequest, ByteStream, SaveRequest};
+use skiff_image::{ImageInfo, ImageSummary, LoadedImage, PruneReport, Removed};
+
+fn no_images() -> ApiError {
+    ApiError::new(
+        skiff_types::ErrorKind::Unavailable,
+        "this engine has no image store",
+    )
+}
+
 /// An attached or exec'd process as the engine hands it to the API.
 #[derive(Debug)]
 pub struct Session {
@@ -167,6 +177,62 @@ pub trait Engine: Send + Sync + 'static {
             }
             Ok(session)
         }
+    }
+
+    /// `images`: one row per tag.
+    fn images(&self) -> impl Future<Output = Result<Vec<ImageSummary>, ApiError>> + Send {
+        async { Err(no_images()) }
+    }
+    fn image_inspect(&self, r: &str) -> impl Future<Output = Result<ImageInfo, ApiError>> + Send {
+        let _ = r;
+        async { Err(no_images()) }
+    }
+    fn image_tag(
+        &self,
+        r: &str,
+        target: &str,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send {
+        let _ = (r, target);
+        async { Err(no_images()) }
+    }
+    /// `rmi`; an image a container uses is refused unless `force` (which only untags it).
+    fn image_remove(
+        &self,
+        r: &str,
+        force: bool,
+    ) -> impl Future<Output = Result<Vec<Removed>, ApiError>> + Send {
+        let _ = (r, force);
+        async { Err(no_images()) }
+    }
+    fn image_prune(&self) -> impl Future<Output = Result<PruneReport, ApiError>> + Send {
+        async { Err(no_images()) }
+    }
+    /// `load`: an archive read (blocking) from the request body.
+    fn image_load(
+        &self,
+        body: BodyReader,
+    ) -> impl Future<Output = Result<Vec<LoadedImage>, ApiError>> + Send {
+        let _ = body;
+        async { Err(no_images()) }
+    }
+    /// `save`: the references are checked before the stream starts (a missing image is
+    /// an error answer, not a cut-off archive).
+    fn image_save(
+        &self,
+        req: SaveRequest,
+    ) -> impl Future<Output = Result<ByteStream, ApiError>> + Send {
+        let _ = req;
+        async { Err(no_images()) }
+    }
+    /// `build`: the context is a tar read (blocking) from the request body; the answer
+    /// streams progress lines, then a final JSON line (see API.md).
+    fn build(
+        &self,
+        req: BuildRequest,
+        context: BodyReader,
+    ) -> impl Future<Output = Result<ByteStream, ApiError>> + Send {
+        let _ = (req, context);
+        async { Err(no_images()) }
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod engine;
+pub mod images;
 pub mod registry;
 pub mod router;
 pub mod serve;
@@ -16,6 +17,7 @@ mod volumes;
 
 pub use client::{Client, ClientError, LogFrames, Stream};
 pub use engine::{Engine, Session};
+pub use images::{BodyReader, BuildRequest, ByteStream, ChannelWriter, SaveRequest};
 pub use registry::{PullRequest, PushRequest, RegistryAccess, RegistryLine};
 pub use router::{router, ErrorResponse};
 pub use serve::{bind, serve};

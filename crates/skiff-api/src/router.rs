@@ -99,7 +99,7 @@ pub fn log_options(q: &HashMap<String, String>) -> Result<LogOptions, ApiError> 
 
 /// The API of API.md over `engine`.
 pub fn router<E: Engine>(engine: Arc<E>) -> Router {
-    Router::new()
+    let r = Router::new()
         .route("/v1/ping", get(ping))
         .route("/v1/containers", get(list::<E>).post(create::<E>))
         .route("/v1/run", post(run::<E>))
@@ -118,7 +118,8 @@ pub fn router<E: Engine>(engine: Arc<E>) -> Router {
         .route("/v1/containers/{ref}/attach", post(attach::<E>))
         .route("/v1/containers/{ref}/exec", post(exec::<E>))
         .route("/v1/containers/{ref}/resize", post(resize::<E>))
-        .merge(crate::volumes::routes::<E>())
+        .merge(crate::volumes::routes::<E>());
+    crate::images::routes(r)
         .fallback(|| async {
             ErrorResponse(ApiError::new(ErrorKind::NotFound, "no such API endpoint"))
         })

@@ -48,6 +48,9 @@ pub enum ImageError {
     /// Malformed input: bad JSON, truncated tar, inconsistent manifest.
     #[error("invalid {what}: {reason}")]
     Invalid { what: String, reason: String },
+    /// A Containerfile error at a line (parse or build step).
+    #[error(transparent)]
+    Build(#[from] crate::build::LineError),
     /// No image matches a reference.
     #[error("no such image: {0}")]
     NotFound(String),

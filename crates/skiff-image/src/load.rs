@@ -319,7 +319,7 @@ impl ImageStore {
     }
 }
 
-fn descriptor(media_type: &str, digest: &Digest, size: u64) -> Descriptor {
+pub(crate) fn descriptor(media_type: &str, digest: &Digest, size: u64) -> Descriptor {
     Descriptor {
         media_type: media_type.to_string(),
         digest: digest.clone(),

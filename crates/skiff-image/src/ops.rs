@@ -100,6 +100,9 @@ pub fn split_name(name: &str) -> (&str, &str) {
     }
 }
 
+/// Images containers use: image id hex -> one container using it (for error messages).
+pub type InUse = std::collections::BTreeMap<String, String>;
+
 /// How a reference matched.
 enum Match {
     Tag(String, String),
@@ -141,7 +144,7 @@ fn key_of(m: &Match) -> &str {
 }
 
 impl ImageStore {
-    fn record(&self, reference: &str) -> Result<ImageRecord> {
+    pub(crate) fn record(&self, reference: &str) -> Result<ImageRecord> {
         let state = self.read_state()?;
         let m = resolve(&state, reference)?;
         state
@@ -226,6 +229,18 @@ impl ImageStore {
     /// `rmi`: a name untags (and deletes the image when it was its last tag); an id deletes
     /// the image, refusing when several names point at it unless `force`.
     pub fn remove(&self, reference: &str, force: bool) -> Result<Vec<Removed>> {
+        self.remove_guarded(reference, force, &InUse::new())
+    }
+
+    /// `rmi` when containers use images: `in_use` maps an image id's hex to a container
+    /// that uses it. Deleting such an image is refused; with `force` its tags go and the
+    /// image stays, untagged, until no container needs it (Docker's behaviour).
+    pub fn remove_guarded(
+        &self,
+        reference: &str,
+        force: bool,
+        in_use: &InUse,
+    ) -> Result<Vec<Removed>> {
         let _lock = self.lock()?;
         let mut state = self.read_state()?;
         let m = resolve(&state, reference)?;
@@ -251,8 +266,18 @@ impl ImageStore {
             }
         }
         if img.tags.is_empty() {
-            out.push(Removed::Deleted(img.id.clone()));
-            state.images.remove(&key);
+            if let Some(container) = in_use.get(img.id.hex()) {
+                if !force {
+                    return Err(ImageError::Conflict(format!(
+                        "unable to remove image {reference}: container {container} is using \
+                         image {} (stop and remove it, or use -f to untag the image)",
+                        img.id.short()
+                    )));
+                }
+            } else {
+                out.push(Removed::Deleted(img.id.clone()));
+                state.images.remove(&key);
+            }
         }
         self.write_state(&state)?;
         self.gc(&state)?;
@@ -262,12 +287,17 @@ impl ImageStore {
     /// `image prune`: deletes untagged images, then every blob and layer no image needs
     /// (including leftovers of a killed import).
     pub fn prune(&self) -> Result<PruneReport> {
+        self.prune_guarded(&InUse::new())
+    }
+
+    /// `image prune` sparing the images containers use (`in_use`, as for `remove_guarded`).
+    pub fn prune_guarded(&self, in_use: &InUse) -> Result<PruneReport> {
         let _lock = self.lock()?;
         let mut state = self.read_state()?;
         let dangling: Vec<String> = state
             .images
             .iter()
-            .filter(|(_, i)| i.tags.is_empty())
+            .filter(|(_, i)| i.tags.is_empty() && !in_use.contains_key(i.id.hex()))
             .map(|(k, _)| k.clone())
             .collect();
         let mut report = PruneReport::default();

@@ -232,6 +232,13 @@ impl ImageStore {
                 layers.insert(l.diff_id.hex().to_string());
             }
         }
+        // Layers the build cache points at stay (they make rebuilds free).
+        for e in self.read_cache()?.entries.values() {
+            if let Some(l) = &e.layer {
+                blobs.insert(l.digest.hex().to_string());
+                layers.insert(l.diff_id.hex().to_string());
+            }
+        }
         let mut report = GcReport::default();
         for name in self.list("blobs/sha256")? {
             if !blobs.contains(&name) {

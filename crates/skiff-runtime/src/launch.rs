@@ -6,7 +6,7 @@
 use crate::keeper::proto::SeccompChoice;
 use skiff_sys::caps::CapSet;
 use skiff_types::{ApiError, ContainerSpec, ErrorKind, SeccompOption};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -23,19 +23,40 @@ fn invalid(msg: String) -> ApiError {
     ApiError::new(ErrorKind::Invalid, msg)
 }
 
-/// Reads a small file of the rootfs, refusing symlinks (they could point at the host).
-fn read_rootfs_file(rootfs: &Path, rel: &str) -> String {
-    let path = rootfs.join(rel);
-    match std::fs::symlink_metadata(&path) {
-        Ok(m) if m.file_type().is_file() && m.len() < (4 << 20) => {
-            std::fs::read_to_string(path).unwrap_or_default()
-        }
-        _ => String::new(),
+/// The directories a container's root filesystem is made of, topmost first: the image's
+/// layers (top layer first), or the single `--rootfs` directory.
+pub fn rootfs_dirs(spec: &ContainerSpec) -> Vec<PathBuf> {
+    if spec.rootfs_layers.is_empty() {
+        vec![PathBuf::from(&spec.rootfs)]
+    } else {
+        spec.rootfs_layers.iter().rev().map(PathBuf::from).collect()
     }
 }
 
-/// Resolves `user[:group]` (names or numbers) as Docker does.
+/// Reads a small file of the rootfs from the topmost directory that has it, refusing
+/// symlinks (they could point at the host). A file a higher layer deleted (an overlay
+/// whiteout, a character device) reads as empty.
+fn read_rootfs_file(dirs: &[PathBuf], rel: &str) -> String {
+    for dir in dirs {
+        match std::fs::symlink_metadata(dir.join(rel)) {
+            Ok(m) if m.file_type().is_file() && m.len() < (4 << 20) => {
+                return std::fs::read_to_string(dir.join(rel)).unwrap_or_default()
+            }
+            Ok(_) => return String::new(),
+            Err(_) => {}
+        }
+    }
+    String::new()
+}
+
+/// Resolves `user[:group]` (names or numbers) as Docker does, in a single rootfs directory.
 pub fn resolve_user(rootfs: &Path, user: Option<&str>) -> Result<User, ApiError> {
+    resolve_user_in(&[rootfs.to_path_buf()], user)
+}
+
+/// Resolves `user[:group]` in a rootfs made of `dirs` (topmost first, see [`rootfs_dirs`]).
+pub fn resolve_user_in(dirs: &[PathBuf], user: Option<&str>) -> Result<User, ApiError> {
+    let rootfs = dirs;
     let spec = user.unwrap_or("0");
     let (u, g) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),

@@ -83,12 +83,14 @@ pub struct OciContext {
     pub userns: Option<(u32, u32)>,
 }
 
-/// The overlay's writable layer, work dir and mount point (the spec's `root.path` is the lower).
+/// The overlay's writable layer, work dir and mount point. The lower dirs are `lowers`
+/// (topmost first) when set, else the spec's `root.path` alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OverlayDirs {
     pub upper: PathBuf,
     pub work: PathBuf,
     pub merged: PathBuf,
+    pub lowers: Vec<PathBuf>,
 }
 
 impl OverlayDirs {
@@ -98,6 +100,7 @@ impl OverlayDirs {
             upper: dir.upper(),
             work: dir.work(),
             merged: dir.merged(),
+            lowers: Vec::new(),
         }
     }
 }
@@ -112,8 +115,11 @@ fn built<T>(r: Result<T, oci_spec::OciSpecError>, what: &str) -> Result<T, ApiEr
 
 /// The OCI runtime spec of a container: what runc's `config.json` would say for it.
 pub fn build_spec(spec: &ContainerSpec, ctx: &OciContext) -> Result<Spec, ApiError> {
-    let rootfs = Path::new(&spec.rootfs);
-    let user = launch::resolve_user(rootfs, spec.user.as_deref())?;
+    let dirs = launch::rootfs_dirs(spec);
+    // With image layers, root.path names the top layer; the whole stack travels in
+    // `OverlayDirs::lowers` (an OCI bundle has one root, skiff's images have many).
+    let rootfs = dirs[0].as_path();
+    let user = launch::resolve_user_in(&dirs, spec.user.as_deref())?;
     let caps = to_oci_caps(launch::capabilities(spec)?)?;
     let mut capabilities = LinuxCapabilities::default();
     capabilities
@@ -365,7 +371,11 @@ pub fn launch_from_spec(
     Ok(LaunchSpec {
         net_ns,
         userns,
-        lower_dirs: vec![root.path().clone()],
+        lower_dirs: if dirs.lowers.is_empty() {
+            vec![root.path().clone()]
+        } else {
+            dirs.lowers.clone()
+        },
         upper_dir: dirs.upper.clone(),
         work_dir: dirs.work.clone(),
         merged_dir: dirs.merged.clone(),

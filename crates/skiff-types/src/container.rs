@@ -46,7 +46,19 @@ pub enum SeccompOption {
 pub struct ContainerSpec {
     pub name: Option<String>,
     /// A root filesystem directory (`--rootfs DIR`), used read-only under an overlay.
+    /// Empty when the container runs an image.
     pub rootfs: String,
+    /// `skiff run IMAGE`: the image reference as the user gave it (the daemon resolves it).
+    pub image: Option<String>,
+    /// The resolved image id (`sha256:<hex>`), filled in by the daemon.
+    pub image_id: Option<String>,
+    /// The image's read-only layer directories, bottom first, filled in by the daemon;
+    /// when non-empty they are the overlay's lower dirs instead of `rootfs`.
+    pub rootfs_layers: Vec<String>,
+    /// Ports the image exposes (`80/tcp`), recorded for networking to publish.
+    pub exposed_ports: Vec<String>,
+    /// The container's health check (from the image's HEALTHCHECK unless the user gave one).
+    pub healthcheck: Option<crate::HealthCheck>,
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Vec<String>,
     pub env: Vec<String>,

@@ -187,8 +187,10 @@ impl Runtime {
         if spec.cmd.is_empty() {
             return Err(err(ErrorKind::Invalid, "No exec command specified"));
         }
-        let rootfs = std::path::Path::new(&cspec.rootfs);
-        let user = launch::resolve_user(rootfs, spec.user.as_deref().or(cspec.user.as_deref()))?;
+        let user = launch::resolve_user_in(
+            &launch::rootfs_dirs(&cspec),
+            spec.user.as_deref().or(cspec.user.as_deref()),
+        )?;
         let hostname = cspec
             .hostname
             .clone()

@@ -119,7 +119,8 @@ impl Runtime {
             tty: spec.tty,
             open_stdin: spec.open_stdin,
         };
-        let dirs = oci::OverlayDirs::of(&c.dir);
+        let mut dirs = oci::OverlayDirs::of(&c.dir);
+        dirs.lowers = layer_links(&c.dir.0, &spec.rootfs_layers)?;
         oci::launch_from_spec(&config, &dirs, stdio, seccomp, procs, v2_dir)
     }
 
@@ -417,4 +418,31 @@ fn cgroup_targets(
         }
     }
     (procs, None)
+}
+
+/// Short symlinks `DIR/l/<n>` to an image's layers (bottom first in, topmost first out).
+/// The overlay's options must fit in one page; 100 store paths would not, but `l/99`
+/// relative to the container's directory does (the spawn chdirs there when needed).
+fn layer_links(
+    dir: &std::path::Path,
+    layers: &[String],
+) -> Result<Vec<std::path::PathBuf>, ApiError> {
+    if layers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let l = dir.join("l");
+    let fail = |e: std::io::Error| internal(format!("layer links in {}: {e}", l.display()));
+    match std::fs::remove_dir_all(&l) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(fail(e)),
+    }
+    std::fs::create_dir(&l).map_err(fail)?;
+    let mut out = Vec::with_capacity(layers.len());
+    for (i, layer) in layers.iter().enumerate().rev() {
+        let link = l.join(i.to_string());
+        std::os::unix::fs::symlink(layer, &link).map_err(fail)?;
+        out.push(link);
+    }
+    Ok(out)
 }

@@ -352,22 +352,29 @@ impl Runtime {
 
 fn validate(spec: &ContainerSpec) -> Result<(), ApiError> {
     let invalid = |m: String| err(ErrorKind::Invalid, m);
-    let rootfs = Path::new(&spec.rootfs);
-    if spec.rootfs.is_empty() || !rootfs.is_absolute() {
-        return Err(invalid(format!(
-            "rootfs must be an absolute path, got {:?}",
-            spec.rootfs
-        )));
-    }
-    match std::fs::metadata(rootfs) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => {
+    let dirs = crate::launch::rootfs_dirs(spec);
+    let what = if spec.rootfs_layers.is_empty() {
+        "rootfs"
+    } else {
+        "image layer"
+    };
+    for dir in &dirs {
+        if dir.as_os_str().is_empty() || !dir.is_absolute() {
             return Err(invalid(format!(
-                "rootfs {} is not a directory",
-                spec.rootfs
-            )))
+                "{what} must be an absolute path, got {:?}",
+                dir.display().to_string()
+            )));
         }
-        Err(e) => return Err(invalid(format!("rootfs {}: {e}", spec.rootfs))),
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(invalid(format!(
+                    "{what} {} is not a directory",
+                    dir.display()
+                )))
+            }
+            Err(e) => return Err(invalid(format!("{what} {}: {e}", dir.display()))),
+        }
     }
     if spec.argv().is_empty() {
         return Err(invalid("No command specified".into()));
@@ -377,7 +384,7 @@ fn validate(spec: &ContainerSpec) -> Result<(), ApiError> {
     }
     crate::launch::capabilities(spec)?;
     crate::launch::seccomp_choice(&spec.seccomp)?;
-    crate::launch::resolve_user(rootfs, spec.user.as_deref())?;
+    crate::launch::resolve_user_in(&dirs, spec.user.as_deref())?;
     Ok(())
 }
 

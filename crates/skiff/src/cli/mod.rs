@@ -2,12 +2,15 @@
 //! a typed request and calling the daemon through `skiff_api::Client`.
 //! This module owns the global flags, dispatch and Docker's exit codes.
 
+mod build;
 mod connect;
 mod create;
 mod daemon;
 mod exec;
+mod images;
 mod inspect;
 mod kill;
+mod load;
 mod login;
 mod logs;
 mod pause;
@@ -90,6 +93,21 @@ pub enum Verb {
     Push(push::Args),
     /// Log in to a registry (credentials kept in ROOT/auth.json)
     Login(login::Args),
+    /// Build an image from a Containerfile
+    Build(build::Args),
+    /// List images
+    Images(images::ImagesArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(load::LoadArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(load::SaveArgs),
+    /// Remove one or more images
+    Rmi(images::RmiArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(images::TagArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(images::ImageCmd),
     #[command(hide = true)]
     Daemon(daemon::DaemonCmd),
     #[command(hide = true)]
@@ -141,6 +159,13 @@ pub fn main() -> i32 {
         Verb::Pull(a) => (pull::run(&ctx, a), 1),
         Verb::Push(a) => (push::run(&ctx, a), 1),
         Verb::Login(a) => (login::run(&ctx, a), 1),
+        Verb::Build(a) => (build::run(&ctx, a), 1),
+        Verb::Images(a) => (images::images(&ctx, a), 1),
+        Verb::Load(a) => (load::load(&ctx, a), 1),
+        Verb::Save(a) => (load::save(&ctx, a), 1),
+        Verb::Rmi(a) => (images::rmi(&ctx, a), 1),
+        Verb::Tag(a) => (images::tag(&ctx, a), 1),
+        Verb::Image(a) => (images::image(&ctx, a), 1),
         Verb::Daemon(a) => (daemon::run_daemon(&ctx, a), 1),
         Verb::Keeper => (daemon::run_keeper(&ctx), 1),
     };

@@ -30,7 +30,9 @@ pub fn spec_from_flags(flags: &ContainerFlags) -> anyhow::Result<ContainerSpec> 
         getenv: &getenv,
     };
     let spec = flags.to_spec(&host)?;
-    check_rootfs(std::path::Path::new(&spec.rootfs))?;
+    if spec.image.is_none() {
+        check_rootfs(std::path::Path::new(&spec.rootfs))?;
+    }
     Ok(spec)
 }
 

@@ -25,9 +25,10 @@ pub struct ContainerFlags {
     /// Assign a name to the container
     #[arg(long)]
     pub name: Option<String>,
-    /// Root filesystem directory of the container (used read-only under an overlay)
+    /// Root filesystem directory of the container, instead of an IMAGE (used read-only
+    /// under an overlay)
     #[arg(long, value_name = "DIR")]
-    pub rootfs: PathBuf,
+    pub rootfs: Option<PathBuf>,
     /// Set environment variables
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
@@ -103,12 +104,9 @@ pub struct ContainerFlags {
     /// Mount a tmpfs directory (TARGET[:size=..,mode=..])
     #[arg(long = "tmpfs")]
     pub tmpfs: Vec<String>,
-    /// The command to run and its arguments
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "COMMAND"
-    )]
+    /// IMAGE, then the command to run and its arguments (without --rootfs); the command
+    /// alone with --rootfs
+    #[arg(trailing_var_arg = true, value_name = "IMAGE] [COMMAND")]
     pub command: Vec<String>,
 }
 
@@ -193,16 +191,26 @@ pub fn parse_security_opts(opts: &[String], host: &Host) -> anyhow::Result<Secur
 }
 
 impl ContainerFlags {
-    /// The rootfs as an absolute path (relative to the CLI's cwd).
-    pub fn rootfs_path(&self, cwd: &Path) -> PathBuf {
-        cwd.join(&self.rootfs)
+    /// The rootfs as an absolute path (relative to the CLI's cwd), if one was given.
+    pub fn rootfs_path(&self, cwd: &Path) -> Option<PathBuf> {
+        self.rootfs.as_ref().map(|r| cwd.join(r))
     }
 
     /// Builds the spec. Does not check that the rootfs exists (see `check_rootfs`).
     pub fn to_spec(&self, host: &Host) -> anyhow::Result<ContainerSpec> {
-        let mut spec = ContainerSpec {
-            rootfs: self.rootfs_path(host.cwd).to_string_lossy().into_owned(),
-            ..Default::default()
+        let mut spec = ContainerSpec::default();
+        let command = match self.rootfs_path(host.cwd) {
+            Some(r) => {
+                spec.rootfs = r.to_string_lossy().into_owned();
+                &self.command[..]
+            }
+            None => {
+                let Some((image, rest)) = self.command.split_first() else {
+                    bail!("no image given: `skiff run IMAGE [COMMAND...]` or `skiff run --rootfs DIR COMMAND...`");
+                };
+                spec.image = Some(image.clone());
+                rest
+            }
         };
         if let Some(name) = &self.name {
             spec.name = Some(ContainerName::parse(name)?.to_string());
@@ -232,8 +240,8 @@ impl ContainerFlags {
                 vec![e.clone()]
             }
         });
-        spec.cmd = self.command.clone();
-        if spec.argv().is_empty() {
+        spec.cmd = command.to_vec();
+        if spec.image.is_none() && spec.argv().is_empty() {
             bail!("no command given: `skiff run --rootfs DIR COMMAND [ARG...]`");
         }
         spec.tty = self.tty;

@@ -1,7 +1,9 @@
 //! `skiff_api::Engine` over `skiff_runtime::Runtime`: a straight delegation,
 //! plus bridging the runtime's unbounded session channels to the API's.
 
-use skiff_api::{Engine, Session};
+use super::images;
+use skiff_api::{BodyReader, BuildRequest, ByteStream, Engine, SaveRequest, Session};
+use skiff_image::{ImageInfo, ImageSummary, LoadedImage, PruneReport, Removed};
 use skiff_runtime::Runtime;
 use skiff_types::{
     ApiError, ContainerId, ContainerInfo, ContainerSpec, ContainerSummary, ExecSpec, Frame,
@@ -9,7 +11,7 @@ use skiff_types::{
 };
 use tokio::sync::mpsc;
 
-pub struct Adapter(pub Runtime);
+pub struct Adapter(pub Runtime, pub super::images::Images);
 
 /// Forwards an unbounded receiver into a bounded one (backpressure to the client).
 fn bounded(mut rx: mpsc::UnboundedReceiver<Frame>) -> mpsc::Receiver<Frame> {
@@ -45,7 +47,9 @@ fn session(s: skiff_runtime::Session) -> Session {
 
 impl Engine for Adapter {
     async fn create(&self, spec: ContainerSpec) -> Result<ContainerId, ApiError> {
-        self.0.create(spec).await
+        self.0
+            .create(images::resolve_spec(&self.1, spec).await?)
+            .await
     }
     async fn start(&self, r: &str) -> Result<(), ApiError> {
         self.0.start(r).await
@@ -131,5 +135,34 @@ impl Engine for Adapter {
         req: skiff_api::PushRequest,
     ) -> Result<mpsc::Receiver<skiff_api::RegistryLine>, ApiError> {
         super::registry::push(r, req).await
+    }
+    async fn images(&self) -> Result<Vec<ImageSummary>, ApiError> {
+        images::list(&self.1).await
+    }
+    async fn image_inspect(&self, r: &str) -> Result<ImageInfo, ApiError> {
+        images::inspect(&self.1, r).await
+    }
+    async fn image_tag(&self, r: &str, target: &str) -> Result<(), ApiError> {
+        images::tag(&self.1, r, target).await
+    }
+    async fn image_remove(&self, r: &str, force: bool) -> Result<Vec<Removed>, ApiError> {
+        images::remove(&self.1, &self.0, r, force).await
+    }
+    async fn image_prune(&self) -> Result<PruneReport, ApiError> {
+        images::prune(&self.1, &self.0).await
+    }
+    async fn image_load(&self, body: BodyReader) -> Result<Vec<LoadedImage>, ApiError> {
+        images::load(&self.1, body).await
+    }
+    async fn image_save(&self, req: SaveRequest) -> Result<ByteStream, ApiError> {
+        images::save(&self.1, req).await
+    }
+    async fn build(&self, req: BuildRequest, context: BodyReader) -> Result<ByteStream, ApiError> {
+        let runner = super::build::RuntimeRunner {
+            rt: self.0.clone(),
+            root: self.1.dir().parent().unwrap_or(self.1.dir()).to_path_buf(),
+            handle: tokio::runtime::Handle::current(),
+        };
+        super::build::start(&self.1, runner, req, context)
     }
 }

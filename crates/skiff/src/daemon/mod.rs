@@ -1,7 +1,9 @@
 //! `skiff daemon` and `skiff keeper`: process entry points that wire the
 //! runtime engine to the HTTP API. Thin by design: no container logic here.
 
+mod build;
 mod engine;
+mod images;
 mod registry;
 
 use anyhow::Context;
@@ -63,6 +65,8 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
         let engine = Runtime::open(cfg)
             .await
             .context("open the container engine")?;
+        let store = skiff_image::ImageStore::open(&args.root)
+            .with_context(|| format!("open the image store in {}", args.root.display()))?;
         if debug {
             eprintln!(
                 "skiff daemon: pid {}, keeper pid {}",
@@ -81,7 +85,7 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
         };
         eprintln!("skiff daemon: listening on {}", args.socket.display());
         let served = skiff_api::serve(
-            Arc::new(engine::Adapter(engine.clone())),
+            Arc::new(engine::Adapter(engine.clone(), Arc::new(store))),
             &args.socket,
             shutdown,
         )
