@@ -314,7 +314,7 @@ mod tests {
             instances: vec![inst("a", 1), inst("b", 2)],
         });
         let a = b.current().backends()[0].clone();
-        let g = b.claim(&[a.clone()]).unwrap();
+        let g = b.claim(std::slice::from_ref(&a)).unwrap();
         assert_eq!(g.backend().id, "b");
         drop(g);
         b.on_failure(&a, true);
