@@ -111,6 +111,11 @@ impl Balancer {
         self.set.load_full()
     }
 
+    /// No backend at all (cheaper than `current()`: no reference count).
+    pub fn is_empty(&self) -> bool {
+        self.set.load().is_empty()
+    }
+
     /// The ack hook: the last revision whose update is fully applied (new
     /// requests no longer see removed backends).
     pub fn applied(&self) -> watch::Receiver<u64> {

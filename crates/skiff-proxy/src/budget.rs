@@ -4,6 +4,7 @@
 //! retry budget). Two one-second windows, the previous one weighted by how
 //! much of it still overlaps a sliding second. Time is passed in.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
 const WINDOW: u64 = 1_000_000_000;
@@ -11,16 +12,19 @@ const WINDOW: u64 = 1_000_000_000;
 #[derive(Debug, Default, Clone, Copy)]
 struct Windows {
     start: u64,
-    requests: u64,
     retries: u64,
     prev_requests: u64,
     prev_retries: u64,
 }
 
+/// Requests are counted with one atomic add on the hot path; the lock is
+/// taken only to close a window or to ask for a retry.
 #[derive(Debug)]
 pub struct RetryBudget {
     ratio: f64,
     min_per_sec: u32,
+    requests: AtomicU64,
+    window_end: AtomicU64,
     state: Mutex<Windows>,
 }
 
@@ -29,39 +33,48 @@ impl RetryBudget {
         RetryBudget {
             ratio,
             min_per_sec,
+            requests: AtomicU64::new(0),
+            window_end: AtomicU64::new(WINDOW),
             state: Mutex::new(Windows::default()),
         }
     }
 
-    fn roll(w: &mut Windows, now: u64) {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Windows> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn roll(&self, w: &mut Windows, now: u64) {
         let elapsed = now.saturating_sub(w.start);
         if elapsed >= 2 * WINDOW {
+            self.requests.store(0, Relaxed);
             *w = Windows {
                 start: now - now % WINDOW,
                 ..Windows::default()
             };
         } else if elapsed >= WINDOW {
-            w.prev_requests = w.requests;
+            w.prev_requests = self.requests.swap(0, Relaxed);
             w.prev_retries = w.retries;
-            w.requests = 0;
             w.retries = 0;
             w.start += WINDOW;
         }
+        self.window_end.store(w.start + WINDOW, Relaxed);
     }
 
     /// A request arrived at `now` (nanoseconds on any monotonic scale).
     pub fn deposit(&self, now: u64) {
-        let mut w = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        Self::roll(&mut w, now);
-        w.requests += 1;
+        if now >= self.window_end.load(Relaxed) {
+            let mut w = self.lock();
+            self.roll(&mut w, now);
+        }
+        self.requests.fetch_add(1, Relaxed);
     }
 
     /// Asks to retry at `now`; true (and counted) if the budget allows it.
     pub fn withdraw(&self, now: u64) -> bool {
-        let mut w = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        Self::roll(&mut w, now);
+        let mut w = self.lock();
+        self.roll(&mut w, now);
         let left = 1.0 - (now.saturating_sub(w.start) as f64 / WINDOW as f64).min(1.0);
-        let requests = w.requests as f64 + w.prev_requests as f64 * left;
+        let requests = self.requests.load(Relaxed) as f64 + w.prev_requests as f64 * left;
         let retries = w.retries as f64 + w.prev_retries as f64 * left;
         if retries + 1.0 <= self.min_per_sec as f64 + self.ratio * requests {
             w.retries += 1;

@@ -18,8 +18,14 @@ const HOP_BY_HOP: [&str; 9] = [
     "upgrade",
 ];
 
+// Named once: a `&str` key is parsed into a header name on every lookup.
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
 /// The `Upgrade` header value if the message asks for a protocol switch.
 pub fn upgrade_of(h: &HeaderMap) -> Option<HeaderValue> {
+    let up = h.get(header::UPGRADE)?;
     let asks = h.get_all(header::CONNECTION).iter().any(|v| {
         v.to_str()
             .map(|s| {
@@ -28,15 +34,15 @@ pub fn upgrade_of(h: &HeaderMap) -> Option<HeaderValue> {
             })
             .unwrap_or(false)
     });
-    if asks {
-        h.get(header::UPGRADE).cloned()
-    } else {
-        None
-    }
+    asks.then(|| up.clone())
 }
 
 /// Removes hop-by-hop headers, including those named by `Connection`.
+/// Most messages carry none: one pass over the names finds that out.
 pub fn strip_hop_by_hop(h: &mut HeaderMap) {
+    if !h.keys().any(|k| HOP_BY_HOP.contains(&k.as_str())) {
+        return;
+    }
     let named: Vec<HeaderName> = h
         .get_all(header::CONNECTION)
         .iter()
@@ -52,22 +58,27 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
     }
 }
 
-/// Prepares a request's headers for the backend.
-pub fn to_backend(h: &mut HeaderMap, client: IpAddr, upgrade: Option<HeaderValue>) {
+/// The client's address as a header value, made once per connection.
+pub fn client_value(client: IpAddr) -> HeaderValue {
+    HeaderValue::from_str(&client.to_string()).unwrap_or(HeaderValue::from_static("unknown"))
+}
+
+/// Prepares a request's headers for the backend; `client` is the peer's
+/// address as made by `client_value`.
+pub fn to_backend(h: &mut HeaderMap, client: &HeaderValue, upgrade: Option<HeaderValue>) {
     strip_hop_by_hop(h);
-    let xff = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(prev) => format!("{prev}, {client}"),
-        None => client.to_string(),
+    let xff = match h.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(prev) => HeaderValue::from_str(&format!("{prev}, {}", client.to_str().unwrap_or("")))
+            .unwrap_or_else(|_| client.clone()),
+        None => client.clone(),
     };
-    if let Ok(v) = HeaderValue::from_str(&xff) {
-        h.insert("x-forwarded-for", v);
+    h.insert(X_FORWARDED_FOR.clone(), xff);
+    if !h.contains_key(&X_FORWARDED_PROTO) {
+        h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
     }
-    if !h.contains_key("x-forwarded-proto") {
-        h.insert("x-forwarded-proto", HeaderValue::from_static("http"));
-    }
-    if !h.contains_key("x-forwarded-host") {
+    if !h.contains_key(&X_FORWARDED_HOST) {
         if let Some(host) = h.get(header::HOST).cloned() {
-            h.insert("x-forwarded-host", host);
+            h.insert(X_FORWARDED_HOST.clone(), host);
         }
     }
     if let Some(u) = upgrade {
@@ -78,9 +89,13 @@ pub fn to_backend(h: &mut HeaderMap, client: IpAddr, upgrade: Option<HeaderValue
 
 /// Prepares a response's headers for the client (a 101 keeps its Upgrade).
 pub fn to_client(h: &mut HeaderMap, switching: bool) {
-    let upgrade = h.get(header::UPGRADE).cloned();
+    let upgrade = if switching {
+        h.get(header::UPGRADE).cloned()
+    } else {
+        None
+    };
     strip_hop_by_hop(h);
-    if let (true, Some(u)) = (switching, upgrade) {
+    if let Some(u) = upgrade {
         h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         h.insert(header::UPGRADE, u);
     }
@@ -102,7 +117,7 @@ mod tests {
         h.insert("te", HeaderValue::from_static("trailers"));
         h.insert("host", HeaderValue::from_static("web.skiff"));
         h.insert("x-forwarded-for", HeaderValue::from_static("198.18.0.9"));
-        to_backend(&mut h, "127.0.0.1".parse().unwrap(), None);
+        to_backend(&mut h, &client_value("127.0.0.1".parse().unwrap()), None);
         for gone in ["connection", "x-secret", "keep-alive", "te"] {
             assert!(!h.contains_key(gone), "{gone}");
         }
@@ -118,7 +133,7 @@ mod tests {
         h.insert("upgrade", HeaderValue::from_static("websocket"));
         let up = upgrade_of(&h);
         assert_eq!(up.as_ref().unwrap(), "websocket");
-        to_backend(&mut h, "127.0.0.1".parse().unwrap(), up);
+        to_backend(&mut h, &client_value("127.0.0.1".parse().unwrap()), up);
         assert_eq!(h["connection"], "upgrade");
         assert_eq!(h["upgrade"], "websocket");
     }

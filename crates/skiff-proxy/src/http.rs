@@ -21,7 +21,6 @@ use hyper::header::HeaderValue;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::net::TcpListener;
@@ -40,9 +39,10 @@ pub async fn serve(listener: TcpListener, balancer: Arc<Balancer>) -> Result<(),
         let _ = stream.set_nodelay(true);
         let bal = balancer.clone();
         tokio::spawn(async move {
+            let client = headers::client_value(peer.ip());
             let svc = hyper::service::service_fn(move |req| {
-                let bal = bal.clone();
-                async move { Ok::<_, Infallible>(handle(bal, peer.ip(), req).await) }
+                let (bal, client) = (bal.clone(), client.clone());
+                async move { Ok::<_, Infallible>(handle(bal, &client, req).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -56,7 +56,7 @@ pub async fn serve(listener: TcpListener, balancer: Arc<Balancer>) -> Result<(),
 /// Answers one client request.
 pub async fn handle(
     bal: Arc<Balancer>,
-    client: IpAddr,
+    client: &HeaderValue,
     req: Request<Incoming>,
 ) -> Response<RespBody> {
     bal.metrics.requests.inc();
@@ -133,10 +133,10 @@ async fn outgoing(body: Incoming, limit: usize) -> Result<Outgoing, Response<Res
 
 async fn proxy(
     bal: &Arc<Balancer>,
-    client: IpAddr,
+    client: &HeaderValue,
     mut req: Request<Incoming>,
 ) -> Response<RespBody> {
-    if bal.current().is_empty() {
+    if bal.is_empty() {
         bal.metrics.no_backend.inc();
         return local(
             StatusCode::SERVICE_UNAVAILABLE,
