@@ -9,7 +9,8 @@
 # Environment: DUR (seconds per wrk run; 8), CONNS (connections of the throughput run; 32),
 # ROUNDS (interleaved rounds, medians reported; 3), BACKEND (nginx|rust; nginx),
 # TARGETS (default "direct skiff skiff-2w skiff-tcp haproxy haproxy-tcp nginx"),
-# OUT (result dir; bench/results), KEEP_TMP=1 keeps the temp dir.
+# OUT (result dir; bench/results), ROUTE_ROUNDS (update-to-first-request rounds; 50, 0 skips),
+# KEEP_TMP=1 keeps the temp dir.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
@@ -160,3 +161,7 @@ cp "$T/results" "$OUT/proxy-raw.txt"
   echo "backend: $BACKEND static 64-byte file; wrk -t1 -c$CONNS (throughput) and -c1 (latency), ${DUR}s x $ROUNDS rounds, medians"
 } | tee "$OUT/proxy-versions.txt"
 python3 "$HERE/lib/proxy_report.py" "$T/results" | tee "$OUT/proxy.txt"
+# The proxy's share of "a new instance gets traffic": Add under load -> its first request.
+if [ "${ROUTE_ROUNDS:-50}" -gt 0 ]; then
+  "$EX/route_latency" --rounds "${ROUTE_ROUNDS:-50}" --clients 16 | tee -a "$OUT/proxy.txt"
+fi
