@@ -147,6 +147,16 @@ async fn proxy(
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
     let mut headers = parts.headers;
+    if !headers.contains_key(hyper::header::HOST) {
+        // HTTP/1.0 or absolute-form requests: HTTP/1.1 to the backend needs a Host
+        if let Some(v) = parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        {
+            headers.insert(hyper::header::HOST, v);
+        }
+    }
     headers::to_backend(&mut headers, client, upgrade);
     let uri = parts
         .uri
