@@ -2,7 +2,9 @@
 //! reports it (`ContainerState`, `ContainerInfo`), and the smaller messages
 //! around it (exec requests, stats samples, log streams).
 
-use crate::{ContainerId, ContainerStatus, Resources, RestartPolicy};
+use crate::{
+    ContainerId, ContainerStatus, HealthCheck, HealthState, Resources, RestartPolicy, ServiceDecl,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -70,6 +72,10 @@ pub struct ContainerSpec {
     pub labels: BTreeMap<String, String>,
     /// Seconds `stop` waits after SIGTERM before SIGKILL (default 10).
     pub stop_timeout: Option<u32>,
+    /// `--service NAME:PORT[/proto]`: what the registry publishes while healthy.
+    pub services: Vec<ServiceDecl>,
+    /// `--health-*`: the check that gates registration (None: none).
+    pub health: Option<HealthCheck>,
 }
 
 impl ContainerSpec {
@@ -97,6 +103,9 @@ pub struct ContainerState {
     pub finished_at: u64,
     /// The user asked it to stop (`stop`/`kill`): restart policies hold off.
     pub stopped_by_user: bool,
+    /// The health check's verdict while it runs (filled in by the daemon).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthState>,
 }
 
 impl ContainerState {
@@ -110,6 +119,7 @@ impl ContainerState {
             started_at: 0,
             finished_at: 0,
             stopped_by_user: false,
+            health: None,
         }
     }
 }

@@ -26,5 +26,8 @@ pub use frame::{encode_into, Frame, FrameDecoder, FrameError, FrameKind};
 pub use id::{ContainerId, ContainerName, IdError};
 pub use resources::{parse_cpus, parse_memory_size, Resources, SizeError};
 pub use restart::{RestartPolicy, RestartPolicyError};
-pub use service::{HealthCheck, HealthProbe, Instance, Proto, ServiceDecl, ServiceUpdate};
+pub use service::{
+    HealthCheck, HealthLogEntry, HealthProbe, HealthState, HealthStatus, Instance, Proto,
+    ServiceDecl, ServiceUpdate,
+};
 pub use status::{ContainerStatus, TransitionError};
