@@ -71,7 +71,9 @@ async fn instances_expire_with_the_node_lease(store: Arc<dyn Store>) {
     let node = reg.join("dying", Duration::from_secs(2)).await.unwrap();
     node.register(&inst("exp", "i1", "dying")).await.unwrap();
     let mut w = reg.watch("exp", None).await.unwrap();
-    assert!(matches!(next(&mut w).await, ServiceUpdate::Reset { instances, .. } if instances.len() == 1));
+    assert!(
+        matches!(next(&mut w).await, ServiceUpdate::Reset { instances, .. } if instances.len() == 1)
+    );
     // The node stops renewing (as a daemon killed with -9 does).
     drop(node);
     assert_eq!(
