@@ -9,11 +9,13 @@ pub mod client;
 pub mod engine;
 pub mod router;
 pub mod serve;
+pub mod services;
 pub mod signal;
 pub mod stream;
 
-pub use client::{Client, ClientError, LogFrames, Stream};
+pub use client::{Client, ClientError, LogFrames, ServiceUpdates, Stream};
 pub use engine::{Engine, Session};
 pub use router::{router, ErrorResponse};
-pub use serve::{bind, serve};
+pub use serve::{bind, serve, serve_router};
+pub use services::{services_router, ServiceDirectory};
 pub use signal::{parse_signal, BadSignal};

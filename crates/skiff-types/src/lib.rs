@@ -28,6 +28,6 @@ pub use resources::{parse_cpus, parse_memory_size, Resources, SizeError};
 pub use restart::{RestartPolicy, RestartPolicyError};
 pub use service::{
     HealthCheck, HealthLogEntry, HealthProbe, HealthState, HealthStatus, Instance, Proto,
-    ServiceDecl, ServiceUpdate,
+    ServiceDecl, ServiceInfo, ServiceList, ServiceUpdate,
 };
 pub use status::{ContainerStatus, TransitionError};

@@ -143,6 +143,23 @@ impl Instance {
     }
 }
 
+/// `GET /v1/services/{name}`: one service's healthy instances at a revision.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServiceInfo {
+    pub name: String,
+    pub revision: u64,
+    pub instances: Vec<Instance>,
+}
+
+/// `GET /v1/services`: every service with at least one healthy instance.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServiceList {
+    pub revision: u64,
+    pub services: Vec<ServiceInfo>,
+}
+
 /// What a watcher of one service receives. The first message of every stream
 /// is a `Reset`; after it, each `Add`/`Remove` is delivered exactly once, in
 /// revision order. A later `Reset` (after a compaction or reconnect) replaces

@@ -2,8 +2,10 @@
 //! HTTP/1.1 client, no async runtime (CLI start-up time matters).
 
 mod http;
+mod services;
 mod stream;
 
+pub use services::ServiceUpdates;
 pub use stream::{LogFrames, Stream};
 
 use crate::stream::SESSION_HEADER;

@@ -79,6 +79,7 @@ impl Runtime {
                 containers: Mutex::new(HashMap::new()),
                 execs: Mutex::new(HashMap::new()),
                 netns_pool: super::netpool::NetnsPool::start(4),
+                changes: tokio::sync::watch::channel(0).0,
             }),
         };
         let (records, problems) = load_all(rt.root());

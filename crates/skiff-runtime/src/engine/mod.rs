@@ -82,6 +82,8 @@ struct Inner {
     containers: Mutex<HashMap<String, Arc<Container>>>,
     execs: Mutex<HashMap<String, io::ExecState>>,
     netns_pool: Option<netpool::NetnsPool>,
+    /// Bumped whenever a container's lifecycle status changes (see `changes`).
+    changes: watch::Sender<u64>,
 }
 
 /// The engine. Cheap to clone.
@@ -99,6 +101,18 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 }
 
 impl Runtime {
+    /// Follows lifecycle changes (start, exit, pause, unpause, remove) of any
+    /// container: the counter moves after the new state is recorded, so a
+    /// reader that then lists containers sees it. Watchers (the service
+    /// registration) re-read state on every change.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.inner.changes.subscribe()
+    }
+
+    pub(crate) fn changed(&self) {
+        self.inner.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
     fn cfg(&self) -> &RuntimeConfig {
         &self.inner.cfg
     }

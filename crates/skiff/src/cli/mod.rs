@@ -13,6 +13,8 @@ mod pause;
 mod ps;
 mod rm;
 mod run;
+mod service_flags;
+mod services;
 mod session;
 mod spec;
 mod start;
@@ -76,6 +78,13 @@ pub enum Verb {
     Inspect(inspect::Args),
     /// Block until one or more containers stop, then print their exit codes
     Wait(wait::Args),
+    /// List services with healthy instances
+    Services(services::ListArgs),
+    /// Manage services (inspect)
+    #[command(subcommand)]
+    Service(services::ServiceCmd),
+    /// Follow a service's instances as they change
+    Watch(services::WatchArgs),
     #[command(hide = true)]
     Daemon(daemon::DaemonCmd),
     #[command(hide = true)]
@@ -123,6 +132,9 @@ pub fn main() -> i32 {
         Verb::Stats(a) => (stats::run(&ctx, a), 1),
         Verb::Inspect(a) => (inspect::run(&ctx, a), 1),
         Verb::Wait(a) => (wait::run(&ctx, a), 1),
+        Verb::Services(a) => (services::list(&ctx, a), 1),
+        Verb::Service(a) => (services::service(&ctx, a), 1),
+        Verb::Watch(a) => (services::watch(&ctx, a), 1),
         Verb::Daemon(a) => (daemon::run_daemon(&ctx, a), 1),
         Verb::Keeper => (daemon::run_keeper(&ctx), 1),
     };

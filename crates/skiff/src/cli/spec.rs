@@ -94,6 +94,8 @@ pub struct ContainerFlags {
     /// Timeout (in seconds) to stop a container
     #[arg(long = "stop-timeout")]
     pub stop_timeout: Option<u32>,
+    #[command(flatten)]
+    pub services: super::service_flags::ServiceFlags,
     /// The command to run and its arguments
     #[arg(
         trailing_var_arg = true,
@@ -285,6 +287,7 @@ impl ContainerFlags {
         }
         spec.stop_timeout = self.stop_timeout;
         spec.auto_remove = self.rm;
+        self.services.apply(&mut spec)?;
         Ok(spec)
     }
 }

@@ -2,6 +2,8 @@
 //! runtime engine to the HTTP API. Thin by design: no container logic here.
 
 mod engine;
+pub mod services;
+pub mod store;
 
 use anyhow::Context;
 use skiff_runtime::{Runtime, RuntimeConfig};
@@ -13,6 +15,12 @@ pub struct DaemonArgs {
     pub socket: PathBuf,
     pub debug: bool,
     pub cgroup_parent: PathBuf,
+    /// `--store`: embedded (ROOT/store.redb) or etcd.
+    pub store: store::StoreSpec,
+    /// `--node`: this host's name in the registry.
+    pub node: String,
+    /// `--node-ttl`: how long a dead daemon's registrations linger.
+    pub node_ttl: std::time::Duration,
 }
 
 /// Takes an exclusive lock on ROOT/daemon.lock, held for the daemon's lifetime:
@@ -66,6 +74,13 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
                 engine.keeper_pid()
             );
         }
+        let store = store::open(&args.store, &args.root).await?;
+        let registry = skiff_registry::Registry::new(store);
+        let agent = services::AgentConfig {
+            node: args.node.clone(),
+            ttl: args.node_ttl,
+        };
+        let health = services::spawn(engine.clone(), registry.clone(), agent);
         let shutdown = async {
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -76,13 +91,12 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
             }
         };
         eprintln!("skiff daemon: listening on {}", args.socket.display());
-        let served = skiff_api::serve(
-            Arc::new(engine::Adapter(engine.clone())),
-            &args.socket,
-            shutdown,
-        )
-        .await
-        .with_context(|| format!("serve on {}", args.socket.display()));
+        let app = skiff_api::router(Arc::new(engine::Adapter(engine.clone(), health))).merge(
+            skiff_api::services_router(Arc::new(services::Directory(registry))),
+        );
+        let served = skiff_api::serve_router(app, &args.socket, shutdown)
+            .await
+            .with_context(|| format!("serve on {}", args.socket.display()));
         // Containers keep running under the keeper (like live-restore); only an
         // empty parent cgroup is tidied away.
         engine.tidy_cgroup_parent();
