@@ -60,8 +60,12 @@ pub struct AgentConfig {
 struct Tracked {
     info: ContainerInfo,
     monitor: Option<HealthMonitor>,
-    probing: bool,
+    /// The running probe: when it started (agent ms) and how to cancel it.
+    probing: Option<(u64, tokio::task::AbortHandle)>,
 }
+
+/// Grace beyond a probe's own timeout before the agent gives up on it.
+const PROBE_GRACE_MS: u64 = 2000;
 
 struct ProbeDone {
     id: String,
@@ -144,8 +148,13 @@ impl Agent {
         let next = self
             .tracked
             .values()
-            .filter(|t| !t.probing)
-            .filter_map(|t| t.monitor.as_ref().map(HealthMonitor::next_due_ms))
+            .filter_map(|t| {
+                let m = t.monitor.as_ref()?;
+                Some(match &t.probing {
+                    Some((since, _)) => since + m.check().timeout_ms + PROBE_GRACE_MS,
+                    None => m.next_due_ms(),
+                })
+            })
             .min()
             .unwrap_or(u64::MAX);
         Duration::from_millis(next.saturating_sub(now).min(1000))
@@ -188,7 +197,7 @@ impl Agent {
                 Tracked {
                     info,
                     monitor,
-                    probing: false,
+                    probing: None,
                 },
             );
         }
@@ -221,17 +230,36 @@ impl Agent {
     fn start_due_probes(&mut self) {
         let now = self.now_ms();
         for (id, t) in self.tracked.iter_mut() {
-            let Some(m) = t.monitor.as_ref() else {
+            let Some(m) = t.monitor.as_mut() else {
                 continue;
             };
-            if t.probing || !m.is_due(now) {
+            if let Some((since, handle)) = &t.probing {
+                // A probe stuck past its own timeout (it should never be) is
+                // cancelled and counted as timed out, so health keeps moving.
+                if now < since + m.check().timeout_ms + PROBE_GRACE_MS {
+                    continue;
+                }
+                handle.abort();
+                eprintln!(
+                    "skiff daemon: health probe of {id} did not return; counted as timed out"
+                );
+                let at = probe::now_ns();
+                let run = ProbeRun {
+                    started_ns: at,
+                    ended_ns: at,
+                    outcome: skiff_registry::health::ProbeOutcome::TimedOut,
+                };
+                m.record(run, now);
+                self.board.set(id, Some(m.state().clone()));
+                t.probing = None;
+            }
+            if !m.is_due(now) {
                 continue;
             }
-            t.probing = true;
             let (rt, tx, check) = (self.rt.clone(), self.done_tx.clone(), m.check().clone());
             let (id, started_at, addr) =
                 (id.clone(), t.info.state.started_at, instance_addr(&t.info));
-            tokio::spawn(async move {
+            let task = tokio::spawn(async move {
                 let run = probe::run(&rt, &id, &check, addr).await;
                 let _ = tx
                     .send(ProbeDone {
@@ -241,6 +269,7 @@ impl Agent {
                     })
                     .await;
             });
+            t.probing = Some((now, task.abort_handle()));
         }
     }
 
@@ -252,7 +281,7 @@ impl Agent {
         if t.info.state.started_at != done.started_at {
             return; // a probe of a previous run of a restarted container
         }
-        t.probing = false;
+        t.probing = None;
         if let Some(m) = t.monitor.as_mut() {
             m.record(done.run, now);
             self.board.set(&done.id, Some(m.state().clone()));

@@ -26,7 +26,7 @@ pub async fn run(rt: &Runtime, id: &str, check: &HealthCheck, addr: Option<IpAdd
     }
 }
 
-fn now_ns() -> u64 {
+pub fn now_ns() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
