@@ -78,6 +78,7 @@ impl Runtime {
                 keeper: client,
                 containers: Mutex::new(HashMap::new()),
                 execs: Mutex::new(HashMap::new()),
+                early_exec_exits: Mutex::new(HashMap::new()),
                 netns_pool: super::netpool::NetnsPool::start(4),
                 changes: tokio::sync::watch::channel(0).0,
             }),

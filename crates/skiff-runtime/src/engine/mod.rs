@@ -81,6 +81,9 @@ struct Inner {
     keeper: KeeperClient,
     containers: Mutex<HashMap<String, Arc<Container>>>,
     execs: Mutex<HashMap<String, io::ExecState>>,
+    /// Exits of execs that ended before `exec` had registered them (a fast
+    /// `touch` can exit before the keeper's reply is processed).
+    early_exec_exits: Mutex<HashMap<String, i32>>,
     netns_pool: Option<netpool::NetnsPool>,
     /// Bumped whenever a container's lifecycle status changes (see `changes`).
     changes: watch::Sender<u64>,
