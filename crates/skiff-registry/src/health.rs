@@ -154,7 +154,7 @@ fn truncate(mut s: String) -> String {
 
 /// `1.5s`, `30s`, `250ms` as Docker prints durations in health messages.
 fn human_ms(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else if ms > 1000 {
         format!("{}s", ms as f64 / 1000.0)
