@@ -26,7 +26,7 @@ use crate::watch::{decode, CatalogWatch, ServiceWatch};
 use crate::{Catalog, RegistryError};
 
 /// etcd refuses transactions of more than 128 operations by default.
-const MAX_TXN_OPS: usize = 128;
+pub const DEFAULT_MAX_BATCH: usize = 128;
 
 /// What `/skiff/nodes/<node>` holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,11 +40,22 @@ pub struct NodeRecord {
 #[derive(Clone)]
 pub struct Registry {
     store: Arc<dyn Store>,
+    max_batch: usize,
 }
 
 impl Registry {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self {
+            store,
+            max_batch: DEFAULT_MAX_BATCH,
+        }
+    }
+
+    /// Registrations per store commit in `register_batch` (default 128, etcd's
+    /// transaction limit; the embedded store takes far more per commit).
+    pub fn with_max_batch(mut self, max_batch: usize) -> Self {
+        self.max_batch = max_batch.max(1);
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -100,6 +111,7 @@ impl Registry {
             store: self.store.clone(),
             node: node.to_owned(),
             ttl,
+            max_batch: self.max_batch,
             lease: watch::channel(0).0,
             renewing: Mutex::new(()),
         });
@@ -117,6 +129,7 @@ struct Shared {
     store: Arc<dyn Store>,
     node: String,
     ttl: Duration,
+    max_batch: usize,
     lease: watch::Sender<LeaseId>,
     renewing: Mutex<()>,
 }
@@ -232,7 +245,7 @@ impl NodeSession {
         self.register_batch(std::slice::from_ref(instance)).await
     }
 
-    /// Writes many instances, one store commit per 128 (the batching path).
+    /// Writes many instances, one store commit per `max_batch` (the batching path).
     pub async fn register_batch(&self, instances: &[Instance]) -> Result<u64, RegistryError> {
         let mut values = Vec::with_capacity(instances.len());
         for inst in instances {
@@ -244,7 +257,7 @@ impl NodeSession {
             values.push((keys::instance_key(&inst.service, &inst.id), value));
         }
         let mut revision = 0;
-        for chunk in values.chunks(MAX_TXN_OPS) {
+        for chunk in values.chunks(self.shared.max_batch) {
             revision = self.put_chunk(chunk).await?;
         }
         Ok(revision)
