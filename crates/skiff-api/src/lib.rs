@@ -11,14 +11,16 @@ pub mod images;
 pub mod registry;
 pub mod router;
 pub mod serve;
+pub mod services;
 pub mod signal;
 pub mod stream;
 mod volumes;
 
-pub use client::{Client, ClientError, LogFrames, Stream};
+pub use client::{Client, ClientError, LogFrames, ServiceUpdates, Stream};
 pub use engine::{Engine, Session};
 pub use images::{BodyReader, BuildRequest, ByteStream, ChannelWriter, SaveRequest};
 pub use registry::{PullRequest, PushRequest, RegistryAccess, RegistryLine};
 pub use router::{router, ErrorResponse};
-pub use serve::{bind, serve};
+pub use serve::{bind, serve, serve_router};
+pub use services::{services_router, ServiceDirectory};
 pub use signal::{parse_signal, BadSignal};

@@ -27,13 +27,23 @@ pub async fn serve<E: Engine>(
     socket: &Path,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    serve_router(router(engine), socket, shutdown).await
+}
+
+/// `serve` for a prepared router (the engine's routes merged with others,
+/// such as `services_router`).
+pub async fn serve_router(
+    app: axum::Router,
+    socket: &Path,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
     let listener = bind(socket)?;
     let (tx, mut rx) = watch::channel(false);
     let signal = async move {
         shutdown.await;
         let _ = tx.send(true);
     };
-    let server = axum::serve(listener, router(engine)).with_graceful_shutdown(signal);
+    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
     let result = tokio::select! {
         r = server.into_future() => r,
         _ = async {

@@ -61,8 +61,8 @@ pub fn apply_image_config(
     ports.sort();
     ports.dedup();
     spec.exposed_ports = ports;
-    if spec.healthcheck.is_none() {
-        spec.healthcheck = cfg.healthcheck.as_ref().and_then(health_check);
+    if spec.health.is_none() && !spec.no_healthcheck {
+        spec.health = cfg.healthcheck.as_ref().and_then(health_check);
     }
 }
 
@@ -140,7 +140,7 @@ mod tests {
         assert_eq!(s.user.as_deref(), Some("1000"));
         assert_eq!(s.exposed_ports, ["80/tcp"]);
         assert_eq!(s.rootfs_layers, ["/l0"]);
-        let h = s.healthcheck.unwrap();
+        let h = s.health.unwrap();
         assert_eq!(h.interval_ms, 5000);
         assert_eq!(h.retries, 3);
         assert_eq!(

@@ -2,7 +2,9 @@
 //! reports it (`ContainerState`, `ContainerInfo`), and the smaller messages
 //! around it (exec requests, stats samples, log streams).
 
-use crate::{ContainerId, ContainerStatus, Resources, RestartPolicy};
+use crate::{
+    ContainerId, ContainerStatus, HealthCheck, HealthState, Resources, RestartPolicy, ServiceDecl,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -57,8 +59,6 @@ pub struct ContainerSpec {
     pub rootfs_layers: Vec<String>,
     /// Ports the image exposes (`80/tcp`), recorded for networking to publish.
     pub exposed_ports: Vec<String>,
-    /// The container's health check (from the image's HEALTHCHECK unless the user gave one).
-    pub healthcheck: Option<crate::HealthCheck>,
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Vec<String>,
     pub env: Vec<String>,
@@ -84,6 +84,13 @@ pub struct ContainerSpec {
     pub stop_timeout: Option<u32>,
     /// Volumes, binds and tmpfs mounts (`-v`, `--mount`, `--tmpfs`).
     pub mounts: Vec<crate::MountSpec>,
+    /// `--service NAME:PORT[/proto]`: what the registry publishes while healthy.
+    pub services: Vec<ServiceDecl>,
+    /// `--health-*`, else the image's HEALTHCHECK: the check that gates registration
+    /// (None: none).
+    pub health: Option<HealthCheck>,
+    /// `--no-healthcheck`: ignore the image's HEALTHCHECK.
+    pub no_healthcheck: bool,
 }
 
 impl ContainerSpec {
@@ -111,6 +118,9 @@ pub struct ContainerState {
     pub finished_at: u64,
     /// The user asked it to stop (`stop`/`kill`): restart policies hold off.
     pub stopped_by_user: bool,
+    /// The health check's verdict while it runs (filled in by the daemon).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthState>,
 }
 
 impl ContainerState {
@@ -124,6 +134,7 @@ impl ContainerState {
             started_at: 0,
             finished_at: 0,
             stopped_by_user: false,
+            health: None,
         }
     }
 }

@@ -32,7 +32,10 @@ pub use id::{ContainerId, ContainerName, IdError};
 pub use mount::{MountSpec, MountType, Volume, VolumeCreateRequest, VolumePruneResponse};
 pub use resources::{parse_cpus, parse_memory_size, Resources, SizeError};
 pub use restart::{RestartPolicy, RestartPolicyError};
-pub use service::{HealthCheck, HealthProbe, Instance, Proto, ServiceDecl, ServiceUpdate};
+pub use service::{
+    HealthCheck, HealthLogEntry, HealthProbe, HealthState, HealthStatus, Instance, Proto,
+    ServiceDecl, ServiceInfo, ServiceList, ServiceUpdate,
+};
 pub use status::{ContainerStatus, TransitionError};
 pub use topology::{
     BuildSpec, DependsCondition, FileMount, JobClass, LbMode, LbSpec, MountKind, NetworkSpec,

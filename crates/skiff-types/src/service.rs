@@ -62,6 +62,64 @@ pub struct HealthCheck {
     pub start_period_ms: u64,
 }
 
+impl HealthCheck {
+    /// Docker's defaults around `probe`: 30 s interval, 30 s timeout,
+    /// 3 retries, no start period.
+    pub fn with_defaults(probe: HealthProbe) -> Self {
+        Self {
+            probe,
+            interval_ms: 30_000,
+            timeout_ms: 30_000,
+            retries: 3,
+            start_period_ms: 0,
+        }
+    }
+}
+
+/// Where a container stands with its health check (Docker's `State.Health.Status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    /// No verdict yet (within the start period, or before the first success).
+    #[default]
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+impl std::fmt::Display for HealthStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HealthStatus::Starting => "health: starting",
+            HealthStatus::Healthy => "healthy",
+            HealthStatus::Unhealthy => "unhealthy",
+        })
+    }
+}
+
+/// One probe run as `inspect` shows it (Docker's `State.Health.Log[]`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthLogEntry {
+    /// Nanoseconds since the epoch.
+    pub start: u64,
+    pub end: u64,
+    /// 0 = success; -1 = the probe timed out or could not run.
+    pub exit_code: i32,
+    /// The first 4 KiB of the probe's output, or why it failed.
+    pub output: String,
+}
+
+/// A container's health as `inspect` shows it (Docker's `State.Health`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthState {
+    pub status: HealthStatus,
+    pub failing_streak: u32,
+    /// The last few probe runs, oldest first.
+    pub log: Vec<HealthLogEntry>,
+}
+
 /// One healthy instance of a service, as stored under
 /// `/skiff/services/<service>/<id>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +141,23 @@ impl Instance {
     pub fn socket_addr(&self) -> std::net::SocketAddr {
         std::net::SocketAddr::new(self.addr, self.port)
     }
+}
+
+/// `GET /v1/services/{name}`: one service's healthy instances at a revision.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServiceInfo {
+    pub name: String,
+    pub revision: u64,
+    pub instances: Vec<Instance>,
+}
+
+/// `GET /v1/services`: every service with at least one healthy instance.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServiceList {
+    pub revision: u64,
+    pub services: Vec<ServiceInfo>,
 }
 
 /// What a watcher of one service receives. The first message of every stream

@@ -128,7 +128,7 @@ fn load_run_save_tag_rmi() {
         info["config"]["exposed_ports"],
         serde_json::json!(["80/tcp"])
     );
-    assert_eq!(info["config"]["healthcheck"]["interval_ms"], 2000);
+    assert_eq!(info["config"]["health"]["interval_ms"], 2000);
     assert_eq!(info["config"]["image"], "bb:1");
     // tag, save, and rmi refused while a container uses the image.
     d.ok(&["tag", "bb:1", "bb:2"]);

@@ -4,10 +4,12 @@
 mod http;
 mod images;
 mod registry;
+mod services;
 mod stream;
 mod volumes;
 
 pub use registry::RegistryLines;
+pub use services::ServiceUpdates;
 pub use stream::{LogFrames, Stream};
 
 use crate::stream::SESSION_HEADER;

@@ -80,9 +80,11 @@ impl Runtime {
                 keeper: client,
                 containers: Mutex::new(HashMap::new()),
                 execs: Mutex::new(HashMap::new()),
+                early_exec_exits: Mutex::new(HashMap::new()),
                 netns_pool: super::netpool::NetnsPool::start(4),
                 volumes,
                 volumes_lock: tokio::sync::Mutex::new(()),
+                changes: tokio::sync::watch::channel(0).0,
             }),
         };
         let (records, problems) = load_all(rt.root());

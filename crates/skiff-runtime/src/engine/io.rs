@@ -257,11 +257,20 @@ impl Runtime {
             output: out_tx,
             pumps,
         };
-        self.inner
-            .execs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(exec_id.clone(), state);
+        let early = {
+            let mut execs = self.inner.execs.lock().unwrap_or_else(|p| p.into_inner());
+            execs.insert(exec_id.clone(), state);
+            self.inner
+                .early_exec_exits
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&exec_id)
+        };
+        if let Some(code) = early {
+            let rt = self.clone();
+            let eid = exec_id.clone();
+            tokio::spawn(async move { rt.on_exec_exit(&eid, code).await });
+        }
         let rt = self.clone();
         let (cid, eid) = (c.id.to_string(), exec_id.clone());
         tokio::spawn(async move { rt.feed_exec(cid, eid, stdin, in_rx).await });
@@ -307,12 +316,19 @@ impl Runtime {
     }
 
     pub(super) async fn on_exec_exit(&self, exec_id: &str, exit_code: i32) {
-        let state = self
-            .inner
-            .execs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(exec_id);
+        let state = {
+            let mut execs = self.inner.execs.lock().unwrap_or_else(|p| p.into_inner());
+            let state = execs.remove(exec_id);
+            if state.is_none() {
+                // Not registered yet: `exec` finishes the job when it is.
+                self.inner
+                    .early_exec_exits
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(exec_id.to_owned(), exit_code);
+            }
+            state
+        };
         let Some(state) = state else { return };
         for p in state.pumps {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(2), p).await;

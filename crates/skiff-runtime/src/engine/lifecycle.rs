@@ -64,6 +64,7 @@ impl Runtime {
                 }
                 self.attach_stdio(c, stdio);
                 c.hub().namespaces = namespaces;
+                self.changed();
                 Ok(())
             }
             Err(e) => {
@@ -206,7 +207,10 @@ impl Runtime {
         self.cgroup_of(&c).freeze().map_err(internal)?;
         let mut rec = c.rec();
         rec.state.status = ContainerStatus::Paused;
-        rec.save(self.root()).map_err(internal)
+        let saved = rec.save(self.root()).map_err(internal);
+        drop(rec);
+        self.changed();
+        saved
     }
 
     pub async fn unpause(&self, r: &str) -> Result<(), ApiError> {
@@ -220,7 +224,10 @@ impl Runtime {
         self.cgroup_of(&c).thaw().map_err(internal)?;
         let mut rec = c.rec();
         rec.state.status = ContainerStatus::Running;
-        rec.save(self.root()).map_err(internal)
+        let saved = rec.save(self.root()).map_err(internal);
+        drop(rec);
+        self.changed();
+        saved
     }
 
     pub async fn remove(&self, r: &str, force: bool) -> Result<(), ApiError> {
@@ -274,6 +281,7 @@ impl Runtime {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(c.id.as_str());
+        self.changed();
         c.hub().log = None;
         std::fs::remove_dir_all(&c.dir.0).or_else(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Ok(()),
@@ -367,6 +375,7 @@ impl Runtime {
             }
         }
         c.exits.send_modify(|n| *n += 1);
+        self.changed();
         // Teardown after the exit is reported: the client's `run` returns sooner.
         let _ = cgroup.kill_all();
         let _ = cgroup.destroy();

@@ -86,10 +86,15 @@ struct Inner {
     keeper: KeeperClient,
     containers: Mutex<HashMap<String, Arc<Container>>>,
     execs: Mutex<HashMap<String, io::ExecState>>,
+    /// Exits of execs that ended before `exec` had registered them (a fast
+    /// `touch` can exit before the keeper's reply is processed).
+    early_exec_exits: Mutex<HashMap<String, i32>>,
     netns_pool: Option<netpool::NetnsPool>,
     volumes: skiff_volume::VolumeStore,
     /// See `volumes.rs`: orders mount resolution in `create` against volume removal.
     volumes_lock: tokio::sync::Mutex<()>,
+    /// Bumped whenever a container's lifecycle status changes (see `changes`).
+    changes: watch::Sender<u64>,
 }
 
 /// The engine. Cheap to clone.
@@ -107,6 +112,18 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 }
 
 impl Runtime {
+    /// Follows lifecycle changes (start, exit, pause, unpause, remove) of any
+    /// container: the counter moves after the new state is recorded, so a
+    /// reader that then lists containers sees it. Watchers (the service
+    /// registration) re-read state on every change.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.inner.changes.subscribe()
+    }
+
+    pub(crate) fn changed(&self) {
+        self.inner.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
     fn cfg(&self) -> &RuntimeConfig {
         &self.inner.cfg
     }

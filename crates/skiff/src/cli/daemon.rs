@@ -18,6 +18,15 @@ pub struct DaemonCmd {
     /// Registry (`host:port`) to reach over plain HTTP (repeatable)
     #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
     pub insecure_registries: Vec<String>,
+    /// Registry store: embedded (ROOT/store.redb) or etcd://host:port[,host:port...]
+    #[arg(long, default_value = "embedded")]
+    pub store: String,
+    /// This node's name in the service registry (default: the host name)
+    #[arg(long)]
+    pub node: Option<String>,
+    /// Seconds a killed daemon's registrations outlive it (its node lease TTL)
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub node_ttl: u64,
 }
 
 pub fn run_daemon(ctx: &Ctx, args: DaemonCmd) -> anyhow::Result<i32> {
@@ -35,6 +44,12 @@ pub fn run_daemon(ctx: &Ctx, args: DaemonCmd) -> anyhow::Result<i32> {
         debug: args.debug,
         cgroup_parent: PathBuf::from(args.cgroup_parent),
         insecure_registries: args.insecure_registries,
+        store: args.store.parse()?,
+        node: match args.node {
+            Some(n) => n,
+            None => hostname()?,
+        },
+        node_ttl: std::time::Duration::from_secs(args.node_ttl),
     })?;
     Ok(0)
 }
@@ -42,4 +57,11 @@ pub fn run_daemon(ctx: &Ctx, args: DaemonCmd) -> anyhow::Result<i32> {
 pub fn run_keeper(ctx: &Ctx) -> anyhow::Result<i32> {
     crate::daemon::keeper_main(ctx.root.clone())?;
     Ok(0)
+}
+
+/// The host name (the default node name).
+fn hostname() -> anyhow::Result<String> {
+    let name = nix::unistd::gethostname()
+        .map_err(|e| anyhow::anyhow!("cannot read the host name ({e}); pass --node NAME"))?;
+    Ok(name.to_string_lossy().into_owned())
 }

@@ -20,6 +20,8 @@ mod push;
 mod registry;
 mod rm;
 mod run;
+mod service_flags;
+mod services;
 mod session;
 mod spec;
 mod start;
@@ -108,6 +110,13 @@ pub enum Verb {
     /// Manage images
     #[command(subcommand)]
     Image(images::ImageCmd),
+    /// List services with healthy instances
+    Services(services::ListArgs),
+    /// Manage services (inspect)
+    #[command(subcommand)]
+    Service(services::ServiceCmd),
+    /// Follow a service's instances as they change
+    Watch(services::WatchArgs),
     #[command(hide = true)]
     Daemon(daemon::DaemonCmd),
     #[command(hide = true)]
@@ -166,6 +175,9 @@ pub fn main() -> i32 {
         Verb::Rmi(a) => (images::rmi(&ctx, a), 1),
         Verb::Tag(a) => (images::tag(&ctx, a), 1),
         Verb::Image(a) => (images::image(&ctx, a), 1),
+        Verb::Services(a) => (services::list(&ctx, a), 1),
+        Verb::Service(a) => (services::service(&ctx, a), 1),
+        Verb::Watch(a) => (services::watch(&ctx, a), 1),
         Verb::Daemon(a) => (daemon::run_daemon(&ctx, a), 1),
         Verb::Keeper => (daemon::run_keeper(&ctx), 1),
     };

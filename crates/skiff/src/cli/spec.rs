@@ -104,6 +104,8 @@ pub struct ContainerFlags {
     /// Mount a tmpfs directory (TARGET[:size=..,mode=..])
     #[arg(long = "tmpfs")]
     pub tmpfs: Vec<String>,
+    #[command(flatten)]
+    pub services: super::service_flags::ServiceFlags,
     /// IMAGE, then the command to run and its arguments (without --rootfs); the command
     /// alone with --rootfs
     #[arg(trailing_var_arg = true, value_name = "IMAGE] [COMMAND")]
@@ -303,6 +305,7 @@ impl ContainerFlags {
         spec.stop_timeout = self.stop_timeout;
         spec.auto_remove = self.rm;
         spec.mounts = super::volume::mounts_from_flags(self, host.cwd)?;
+        self.services.apply(&mut spec)?;
         Ok(spec)
     }
 }

@@ -11,7 +11,12 @@ use skiff_types::{
 };
 use tokio::sync::mpsc;
 
-pub struct Adapter(pub Runtime, pub super::images::Images);
+/// The runtime, the image store, and the health verdicts `ps` and `inspect` show.
+pub struct Adapter(
+    pub Runtime,
+    pub super::images::Images,
+    pub super::services::HealthBoard,
+);
 
 /// Forwards an unbounded receiver into a bounded one (backpressure to the client).
 fn bounded(mut rx: mpsc::UnboundedReceiver<Frame>) -> mpsc::Receiver<Frame> {
@@ -55,10 +60,21 @@ impl Engine for Adapter {
         self.0.start(r).await
     }
     async fn list(&self, all: bool) -> Result<Vec<ContainerSummary>, ApiError> {
-        self.0.list(all).await
+        let mut rows = self.0.list(all).await?;
+        for row in rows.iter_mut() {
+            if let Some(h) = self.2.get(row.id.as_str()) {
+                // Docker's "Up 3 seconds (healthy)".
+                if row.status == skiff_types::ContainerStatus::Running {
+                    row.status_text = format!("{} ({})", row.status_text, h.status);
+                }
+            }
+        }
+        Ok(rows)
     }
     async fn inspect(&self, r: &str) -> Result<ContainerInfo, ApiError> {
-        self.0.inspect(r).await
+        let mut info = self.0.inspect(r).await?;
+        info.state.health = self.2.get(info.id.as_str());
+        Ok(info)
     }
     async fn stop(&self, r: &str, timeout: Option<u32>) -> Result<(), ApiError> {
         self.0.stop(r, timeout).await

@@ -5,6 +5,8 @@ mod build;
 mod engine;
 mod images;
 mod registry;
+pub mod services;
+pub mod store;
 
 use anyhow::Context;
 use skiff_runtime::{Runtime, RuntimeConfig};
@@ -18,6 +20,12 @@ pub struct DaemonArgs {
     pub cgroup_parent: PathBuf,
     /// Registries (`host:port`) pulled from and pushed to over plain HTTP.
     pub insecure_registries: Vec<String>,
+    /// `--store`: embedded (ROOT/store.redb) or etcd.
+    pub store: store::StoreSpec,
+    /// `--node`: this host's name in the registry.
+    pub node: String,
+    /// `--node-ttl`: how long a dead daemon's registrations linger.
+    pub node_ttl: std::time::Duration,
 }
 
 /// Takes an exclusive lock on ROOT/daemon.lock, held for the daemon's lifetime:
@@ -65,7 +73,7 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
         let engine = Runtime::open(cfg)
             .await
             .context("open the container engine")?;
-        let store = skiff_image::ImageStore::open(&args.root)
+        let images = skiff_image::ImageStore::open(&args.root)
             .with_context(|| format!("open the image store in {}", args.root.display()))?;
         if debug {
             eprintln!(
@@ -74,6 +82,13 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
                 engine.keeper_pid()
             );
         }
+        let store = store::open(&args.store, &args.root).await?;
+        let registry = skiff_registry::Registry::new(store);
+        let agent = services::AgentConfig {
+            node: args.node.clone(),
+            ttl: args.node_ttl,
+        };
+        let health = services::spawn(engine.clone(), registry.clone(), agent);
         let shutdown = async {
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -84,13 +99,13 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
             }
         };
         eprintln!("skiff daemon: listening on {}", args.socket.display());
-        let served = skiff_api::serve(
-            Arc::new(engine::Adapter(engine.clone(), Arc::new(store))),
-            &args.socket,
-            shutdown,
-        )
-        .await
-        .with_context(|| format!("serve on {}", args.socket.display()));
+        let adapter = engine::Adapter(engine.clone(), Arc::new(images), health);
+        let app = skiff_api::router(Arc::new(adapter)).merge(skiff_api::services_router(Arc::new(
+            services::Directory(registry),
+        )));
+        let served = skiff_api::serve_router(app, &args.socket, shutdown)
+            .await
+            .with_context(|| format!("serve on {}", args.socket.display()));
         // Containers keep running under the keeper (like live-restore); only an
         // empty parent cgroup is tidied away.
         engine.tidy_cgroup_parent();

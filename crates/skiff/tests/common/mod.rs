@@ -49,10 +49,17 @@ pub struct Daemon {
     pub root: tempfile::TempDir,
     pub socket: PathBuf,
     child: Option<Child>,
+    /// Extra `skiff daemon` flags (kept for restarts).
+    extra: Vec<String>,
 }
 
 impl Daemon {
     pub fn start() -> Daemon {
+        Daemon::start_with(&[])
+    }
+
+    /// A daemon started with extra `skiff daemon` flags (e.g. `--store`).
+    pub fn start_with(extra: &[&str]) -> Daemon {
         let root = tempfile::Builder::new()
             .prefix("skiff-e2e-")
             .tempdir()
@@ -62,6 +69,7 @@ impl Daemon {
             root,
             socket,
             child: None,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         d.spawn();
         d
@@ -77,6 +85,7 @@ impl Daemon {
             .args(["--root", self.root_str(), "--host", &self.host()])
             .arg("daemon")
             .args(["--cgroup-parent", &self.cgroup_parent()])
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup log"))
             .stderr(log)
