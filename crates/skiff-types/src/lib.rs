@@ -10,6 +10,7 @@ pub mod container;
 pub mod error;
 pub mod frame;
 pub mod id;
+pub mod network;
 pub mod resources;
 pub mod restart;
 pub mod service;
@@ -24,6 +25,7 @@ pub use container::{
 pub use error::{ApiError, ErrorKind};
 pub use frame::{encode_into, Frame, FrameDecoder, FrameError, FrameKind};
 pub use id::{ContainerId, ContainerName, IdError};
+pub use network::{Endpoint, NetworkConnect, NetworkCreate, NetworkInfo};
 pub use resources::{parse_cpus, parse_memory_size, Resources, SizeError};
 pub use restart::{RestartPolicy, RestartPolicyError};
 pub use service::{HealthCheck, HealthProbe, Instance, Proto, ServiceDecl, ServiceUpdate};

@@ -12,6 +12,7 @@ mod io;
 mod lifecycle;
 mod names;
 mod netpool;
+mod wire;
 
 use crate::keeper::client::KeeperClient;
 use crate::logs::LogWriter;
@@ -82,6 +83,7 @@ struct Inner {
     containers: Mutex<HashMap<String, Arc<Container>>>,
     execs: Mutex<HashMap<String, io::ExecState>>,
     netns_pool: Option<netpool::NetnsPool>,
+    network: Option<Arc<dyn crate::NetworkHooks>>,
 }
 
 /// The engine. Cheap to clone.
@@ -189,6 +191,9 @@ impl Runtime {
     /// `create`: validates, writes the record and the container's directories.
     pub async fn create(&self, spec: ContainerSpec) -> Result<ContainerId, ApiError> {
         validate(&spec)?;
+        if let Some(net) = &self.inner.network {
+            net.validate(&spec)?;
+        }
         let name = match &spec.name {
             Some(n) => ContainerName::parse(n)
                 .map_err(|e| err(ErrorKind::Invalid, e.to_string()))?

@@ -2,6 +2,7 @@
 //! runtime engine to the HTTP API. Thin by design: no container logic here.
 
 mod engine;
+mod net;
 
 use anyhow::Context;
 use skiff_runtime::{Runtime, RuntimeConfig};
@@ -13,6 +14,7 @@ pub struct DaemonArgs {
     pub socket: PathBuf,
     pub debug: bool,
     pub cgroup_parent: PathBuf,
+    pub net: skiff_net::NetConfig,
 }
 
 /// Takes an exclusive lock on ROOT/daemon.lock, held for the daemon's lifetime:
@@ -56,7 +58,10 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
     };
     let debug = args.debug;
     rt.block_on(async move {
-        let engine = Runtime::open(cfg)
+        let net = skiff_net::NetManager::open(args.net.clone())
+            .map_err(|e| anyhow::anyhow!("set up networking: {e}"))?;
+        let hooks = std::sync::Arc::new(net::Hooks(net.clone()));
+        let engine = Runtime::open_with_network(cfg, Some(hooks))
             .await
             .context("open the container engine")?;
         if debug {
@@ -86,6 +91,7 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
         // Containers keep running under the keeper (like live-restore); only an
         // empty parent cgroup is tidied away.
         engine.tidy_cgroup_parent();
+        net.shutdown();
         served
     })
 }
