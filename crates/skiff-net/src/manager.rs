@@ -363,16 +363,27 @@ impl NetManager {
         })
     }
 
-    /// Stops the DNS servers (daemon shutdown); bridges and rules stay for running containers.
-    pub fn shutdown(&self) {
-        for (_, t) in self
+    /// Daemon shutdown: stops the DNS servers; when no container of this daemon runs
+    /// (`idle`), also removes the bridges and their nft elements (the records stay and
+    /// the next start brings them back), so a stopped daemon leaves nothing on the host.
+    pub fn shutdown(&self, idle: bool) {
+        let servers: Vec<_> = self
             .inner
             .servers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .drain()
-        {
+            .collect();
+        for (_, t) in servers {
             t.abort();
+        }
+        if idle {
+            let nets: Vec<NetworkRec> = self.state().networks.values().cloned().collect();
+            if let Ok(_lock) = host_lock() {
+                for n in nets {
+                    self.tear_down(&n);
+                }
+            }
         }
     }
 }

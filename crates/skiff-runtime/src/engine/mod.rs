@@ -280,6 +280,11 @@ impl Runtime {
         })
     }
 
+    /// Whether any container of this engine is running or paused.
+    pub fn any_alive(&self) -> bool {
+        self.all().iter().any(|c| c.rec().state.status.is_alive())
+    }
+
     /// Removes the (empty) parent cgroup when no container of ours is alive; called at shutdown.
     pub fn tidy_cgroup_parent(&self) {
         if self.all().iter().any(|c| c.rec().state.status.is_alive()) {

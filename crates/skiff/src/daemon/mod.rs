@@ -91,7 +91,7 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
         // Containers keep running under the keeper (like live-restore); only an
         // empty parent cgroup is tidied away.
         engine.tidy_cgroup_parent();
-        net.shutdown();
+        net.shutdown(!engine.any_alive());
         served
     })
 }
