@@ -154,7 +154,7 @@ impl NetManager {
             let c = st
                 .containers
                 .entry(req.id.to_string())
-                .or_insert_with(ContainerNet::default);
+                .or_default();
             c.endpoints.retain(|e| e.network != net.name);
             c.endpoints.insert(
                 0,
