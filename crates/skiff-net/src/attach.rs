@@ -145,16 +145,15 @@ impl NetManager {
                     NetError::Conflict(format!("network {} has no free address left", net.name))
                 })?,
             };
+            // Ports of containers that run now (a stopped one's ports are free to take).
             let taken: Vec<PortMap> = st
-                .published()
-                .filter(|(id, _)| *id != req.id)
-                .map(|(_, p)| *p)
+                .containers
+                .iter()
+                .filter(|(id, c)| *id != req.id && c.ports_applied)
+                .flat_map(|(_, c)| c.ports.iter().copied())
                 .collect();
             let ports = wanted_ports(req, st.containers.get(req.id), &taken)?;
-            let c = st
-                .containers
-                .entry(req.id.to_string())
-                .or_default();
+            let c = st.containers.entry(req.id.to_string()).or_default();
             c.endpoints.retain(|e| e.network != net.name);
             c.endpoints.insert(
                 0,
