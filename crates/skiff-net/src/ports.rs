@@ -1,12 +1,12 @@
 //! `-p [IP:]HOST:CONTAINER[/tcp|udp]` and `-P` (pure parsing), plus the one
 //! impure check: the host port must be free (bindable) right now.
 //!
-//! Published ports are nftables DNAT rules (see `nft.rs` and BENCHMARKS.md):
-//! measured here, DNAT adds no process, no copy through user space and ~0 start
-//! cost, where a userland proxy (docker-proxy) costs a process per port and
-//! halves loopback throughput. Host-loopback access (`127.0.0.1:HOST`) works
-//! through an OUTPUT-chain DNAT plus `route_localnet` on the bridge and a
-//! masquerade of 127/8 towards it, as netavark does.
+//! Published ports are nftables DNAT rules (see `nft.rs`): no process per port
+//! and no copy through user space, where a userland proxy (docker-proxy) needs
+//! both; the side-by-side measurement is still to be done (BENCHMARKS.md).
+//! Host-loopback access (`127.0.0.1:HOST`) works through an OUTPUT-chain DNAT
+//! plus `route_localnet` on the bridge and a masquerade of 127/8 towards it, as
+//! netavark does.
 
 use crate::state::{PortMap, Proto};
 use crate::NetError;
