@@ -485,7 +485,7 @@ mod tests {
             &["--rootfs", "/r", "-w", "rel", "true"],
             &["--rootfs", "/r", "--restart", "sometimes", "true"],
             &["--rootfs", "/r", "--rm", "--restart", "always", "true"],
-            &["--rootfs", "/r", "--network", "bridge", "true"],
+            &["--rootfs", "/r", "--network", "", "true"],
             &["--rootfs", "/r", "--userns", "keep-id", "true"],
             &["--rootfs", "/r", "-e", "=x", "true"],
             &["--rootfs", "/r", "--env-file", "missing", "true"],
