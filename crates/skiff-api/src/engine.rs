@@ -5,8 +5,8 @@
 //! id, a unique id prefix, or a name): the engine resolves it.
 
 use skiff_types::{
-    ApiError, ContainerId, ContainerInfo, ContainerSpec, ContainerSummary, ExecSpec, Frame,
-    LogOptions, StatsSample, WaitResponse,
+    ApiError, ContainerId, ContainerInfo, ContainerSpec, ContainerSummary, ErrorKind, ExecSpec,
+    Frame, LogOptions, NetworkConnect, NetworkCreate, NetworkInfo, StatsSample, WaitResponse,
 };
 use std::future::Future;
 use tokio::sync::mpsc;
@@ -96,4 +96,43 @@ pub trait Engine: Send + Sync + 'static {
             Ok(session)
         }
     }
+
+    // Networks. An engine without networking (test fakes) answers Unavailable.
+
+    fn network_create(
+        &self,
+        _req: NetworkCreate,
+    ) -> impl Future<Output = Result<NetworkInfo, ApiError>> + Send {
+        async { Err(no_networking()) }
+    }
+    fn network_list(&self) -> impl Future<Output = Result<Vec<NetworkInfo>, ApiError>> + Send {
+        async { Err(no_networking()) }
+    }
+    fn network_inspect(
+        &self,
+        _r: &str,
+    ) -> impl Future<Output = Result<NetworkInfo, ApiError>> + Send {
+        async { Err(no_networking()) }
+    }
+    fn network_remove(&self, _r: &str) -> impl Future<Output = Result<(), ApiError>> + Send {
+        async { Err(no_networking()) }
+    }
+    fn network_connect(
+        &self,
+        _r: &str,
+        _req: NetworkConnect,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send {
+        async { Err(no_networking()) }
+    }
+    fn network_disconnect(
+        &self,
+        _r: &str,
+        _container: &str,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send {
+        async { Err(no_networking()) }
+    }
+}
+
+fn no_networking() -> ApiError {
+    ApiError::new(ErrorKind::Unavailable, "this engine has no networking")
 }

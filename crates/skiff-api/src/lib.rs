@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod engine;
+pub mod networks;
 pub mod router;
 pub mod serve;
 pub mod signal;

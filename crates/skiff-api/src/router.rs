@@ -40,7 +40,7 @@ impl IntoResponse for ErrorResponse {
     }
 }
 
-type ApiResult<T> = Result<T, ErrorResponse>;
+pub(crate) type ApiResult<T> = Result<T, ErrorResponse>;
 
 fn invalid(msg: impl Into<String>) -> ErrorResponse {
     ErrorResponse(ApiError::new(ErrorKind::Invalid, msg))
@@ -70,7 +70,7 @@ fn number<T: std::str::FromStr>(q: &HashMap<String, String>, key: &str) -> ApiRe
     }
 }
 
-fn json_body<T: DeserializeOwned>(body: &[u8], what: &str) -> ApiResult<T> {
+pub(crate) fn json_body<T: DeserializeOwned>(body: &[u8], what: &str) -> ApiResult<T> {
     serde_json::from_slice(body).map_err(|e| invalid(format!("invalid {what}: {e}")))
 }
 
@@ -118,6 +118,7 @@ pub fn router<E: Engine>(engine: Arc<E>) -> Router {
         .route("/v1/containers/{ref}/attach", post(attach::<E>))
         .route("/v1/containers/{ref}/exec", post(exec::<E>))
         .route("/v1/containers/{ref}/resize", post(resize::<E>))
+        .merge(crate::networks::routes::<E>())
         .fallback(|| async {
             ErrorResponse(ApiError::new(ErrorKind::NotFound, "no such API endpoint"))
         })

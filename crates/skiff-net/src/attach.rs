@@ -131,7 +131,6 @@ impl NetManager {
         ns: BorrowedFd<'_>,
     ) -> Result<std::net::Ipv4Addr, NetError> {
         let subnet = net.subnet()?;
-        let veth = veth_name(req.id, 0);
         let (ip, ports) = {
             let mut st = self.state();
             let existing = st
@@ -172,29 +171,20 @@ impl NetManager {
             self.save(&st)?;
             (ip, ports)
         };
-        let mut host = Rtnl::open().map_err(NetError::io("open netlink"))?;
-        let master = host
-            .index(&net.bridge)
-            .map_err(NetError::io(format!("bridge of network {}", net.name)))?;
-        let _ = host.del_link(&veth); // a leftover of an interrupted start
-        host.add_veth(&veth, master, "eth0", ns, mac_for(ip))
-            .map_err(NetError::io("container network"))?;
-        {
-            let mut st = self.state();
-            if let Some(e) = st
-                .containers
-                .get_mut(req.id)
-                .and_then(|c| c.endpoints.iter_mut().find(|e| e.network == net.name))
-            {
-                e.veth = veth.clone();
-            }
-            self.save(&st)?;
-        }
         let mut inside =
             Rtnl::open_in(ns).map_err(NetError::io("netlink in the container's namespace"))?;
-        inside
-            .configure_peer("eth0", ip, subnet.prefix, subnet.gateway())
-            .map_err(NetError::io("container network"))?;
+        self.plug(req.id, 0, net, ip, ns, &mut inside)?;
+        // Networks joined with `network connect`: eth1, eth2, ... without a default route.
+        let others: Vec<EndpointRec> = self
+            .state()
+            .containers
+            .get(req.id)
+            .map(|c| c.endpoints.iter().skip(1).cloned().collect())
+            .unwrap_or_default();
+        for (i, e) in others.iter().enumerate() {
+            let other = self.find(&e.network)?;
+            self.plug(req.id, i + 1, &other, e.ip, ns, &mut inside)?;
+        }
         if !ports.is_empty() {
             let _lock = host_lock()?;
             nft::apply(nft::publish(req.id, ip, &ports)).map_err(|e| match e {
@@ -210,6 +200,48 @@ impl NetManager {
             })?;
         }
         Ok(ip)
+    }
+
+    /// Interface `n` of container `id` on `net`: host veth `skv<id><n>` on the bridge, peer
+    /// `eth<n>` born in `ns`, address `ip`; the default route goes through interface 0 only.
+    pub(crate) fn plug(
+        &self,
+        id: &str,
+        n: usize,
+        net: &crate::state::NetworkRec,
+        ip: std::net::Ipv4Addr,
+        ns: BorrowedFd<'_>,
+        inside: &mut Rtnl,
+    ) -> Result<(), NetError> {
+        let subnet = net.subnet()?;
+        let veth = veth_name(id, n);
+        let peer = format!("eth{n}");
+        let mut host = Rtnl::open().map_err(NetError::io("open netlink"))?;
+        let master = host
+            .index(&net.bridge)
+            .map_err(NetError::io(format!("bridge of network {}", net.name)))?;
+        let _ = host.del_link(&veth); // a leftover of an interrupted start
+        host.add_veth(&veth, master, &peer, ns, mac_for(ip))
+            .map_err(NetError::io("container network"))?;
+        {
+            let mut st = self.state();
+            if let Some(e) = st
+                .containers
+                .get_mut(id)
+                .and_then(|c| c.endpoints.iter_mut().find(|e| e.network == net.name))
+            {
+                e.veth = veth.clone();
+            }
+            self.save(&st)?;
+        }
+        let configured = if n == 0 {
+            inside.configure_peer(&peer, ip, subnet.prefix, subnet.gateway())
+        } else {
+            inside
+                .add_addr(&peer, ip, subnet.prefix)
+                .and_then(|_| inside.set_up(&peer))
+        };
+        configured.map_err(NetError::io("container network"))
     }
 
     /// Undoes `attach` after the container exited: veths, port rules. The lease stays.

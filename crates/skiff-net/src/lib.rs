@@ -11,3 +11,4 @@ pub mod dns;
 pub mod manager;
 pub mod names;
 pub use manager::{NetConfig, NetManager, DEFAULT_NETWORK};
+pub mod connect;

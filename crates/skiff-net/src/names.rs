@@ -1,5 +1,8 @@
 //! The containers' own names as a [`NameSource`]: on a network, a running
 //! container answers to its name, its `--network-alias`es and its short id.
+//! A container asking sees the names of every network it is connected to;
+//! the answer is the address on the first of them (the asked-on network first)
+//! where the name lives, since that is the one it can reach.
 
 use crate::dns::{a_record, NameSource};
 use crate::state::NetState;
@@ -13,23 +16,42 @@ impl NameSource for ContainerNames {
     fn answer(
         &self,
         network: &str,
-        _client: Ipv4Addr,
+        client: Ipv4Addr,
         name: &str,
         rtype: RecordType,
     ) -> Option<Vec<Record>> {
         let state = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let ips: Vec<Ipv4Addr> = state
-            .containers
+        // The asker sees every network it is connected to (the asked-on one first).
+        let mut scope = vec![network.to_string()];
+        if let Some(c) = state.containers.values().find(|c| {
+            c.endpoints
+                .iter()
+                .any(|e| e.network == network && e.ip == client)
+        }) {
+            scope.extend(
+                c.endpoints
+                    .iter()
+                    .filter(|e| e.network != network)
+                    .map(|e| e.network.clone()),
+            );
+        }
+        let ips: Vec<Ipv4Addr> = scope
             .iter()
-            .flat_map(|(id, c)| c.endpoints.iter().map(move |e| (id, e)))
-            .filter(|(id, e)| {
-                e.network == network
-                    && !e.veth.is_empty()
-                    && (e.name.eq_ignore_ascii_case(name)
-                        || e.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
-                        || (name.len() == 12 && id.starts_with(name)))
+            .flat_map(|net| {
+                state
+                    .containers
+                    .iter()
+                    .flat_map(|(id, c)| c.endpoints.iter().map(move |e| (id, e)))
+                    .filter(move |(id, e)| {
+                        e.network == *net
+                            && !e.veth.is_empty()
+                            && (e.name.eq_ignore_ascii_case(name)
+                                || e.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+                                || (name.len() == 12 && id.starts_with(name)))
+                    })
+                    .map(|(_, e)| e.ip)
             })
-            .map(|(_, e)| e.ip)
+            .take(1)
             .collect();
         if ips.is_empty() {
             return None;

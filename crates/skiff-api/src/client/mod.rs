@@ -2,6 +2,7 @@
 //! HTTP/1.1 client, no async runtime (CLI start-up time matters).
 
 mod http;
+mod networks;
 mod stream;
 
 pub use stream::{LogFrames, Stream};

@@ -20,6 +20,11 @@ impl Runtime {
         let Some(hooks) = self.inner.network.clone() else {
             return Ok((None, Vec::new()));
         };
+        // A user-namespaced container cannot create the mount points of the /etc files
+        // in its (unmapped) rootfs: it keeps the image's own (and runs without a bridge).
+        if spec.userns_auto {
+            return Ok((None, Vec::new()));
+        }
         let ns = if spec.network.is_bridged() && !spec.userns_auto {
             match self.inner.netns_pool.as_ref().and_then(|p| p.take()) {
                 Some(fd) => Some(fd),

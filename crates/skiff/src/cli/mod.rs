@@ -9,6 +9,7 @@ mod exec;
 mod inspect;
 mod kill;
 mod logs;
+mod network;
 mod pause;
 mod ps;
 mod rm;
@@ -76,6 +77,8 @@ pub enum Verb {
     Inspect(inspect::Args),
     /// Block until one or more containers stop, then print their exit codes
     Wait(wait::Args),
+    /// Manage networks
+    Network(network::Args),
     #[command(hide = true)]
     Daemon(daemon::DaemonCmd),
     #[command(hide = true)]
@@ -118,6 +121,7 @@ pub fn main() -> i32 {
         Verb::Stop(a) => (stop::run(&ctx, a), 1),
         Verb::Kill(a) => (kill::run(&ctx, a), 1),
         Verb::Rm(a) => (rm::run(&ctx, a), 1),
+        Verb::Network(a) => (network::run(&ctx, a), 1),
         Verb::Pause(a) => (pause::run(&ctx, a), 1),
         Verb::Unpause(a) => (unpause::run(&ctx, a), 1),
         Verb::Stats(a) => (stats::run(&ctx, a), 1),

@@ -82,7 +82,7 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
         };
         eprintln!("skiff daemon: listening on {}", args.socket.display());
         let served = skiff_api::serve(
-            Arc::new(engine::Adapter(engine.clone())),
+            Arc::new(engine::Adapter(engine.clone(), net.clone())),
             &args.socket,
             shutdown,
         )
