@@ -128,11 +128,4 @@ impl NetState {
             .map(|e| e.ip)
             .collect()
     }
-
-    /// Every (container id, port) published, for clash checks.
-    pub fn published(&self) -> impl Iterator<Item = (&String, &PortMap)> {
-        self.containers
-            .iter()
-            .flat_map(|(id, c)| c.ports.iter().map(move |p| (id, p)))
-    }
 }
