@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages skiff's build, demo and tests need (Debian 12):
 # busybox for root filesystems, etcd for the store tests, protoc for etcd-client,
-# podman for the image interop tests.
+# podman for the image interop tests, nftables (`nft`) for networking (skiff feeds it JSON).
 # Idempotent: installs only what is missing. Needs root (or sudo).
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in busybox-static etcd-server etcd-client protobuf-compiler libprotobuf-dev iproute2 gcc podman; do
+for pkg in busybox-static etcd-server etcd-client protobuf-compiler libprotobuf-dev iproute2 gcc podman nftables hyperfine; do
   have "$pkg" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
