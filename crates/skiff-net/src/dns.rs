@@ -172,3 +172,7 @@ pub fn resolv_upstreams(text: &str) -> Vec<SocketAddr> {
         .map(|ip| SocketAddr::new(ip, 53))
         .collect()
 }
+
+#[cfg(test)]
+#[path = "dns_tests.rs"]
+mod tests;

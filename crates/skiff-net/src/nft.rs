@@ -360,3 +360,48 @@ pub fn apply(cmds: Vec<Value>) -> Result<(), NetError> {
         source: std::io::Error::other(err.trim().to_string()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listing_reads_what_nft_prints_and_deletes_only_that() {
+        let v: Value = serde_json::from_str(r#"{"nftables":[
+            {"metainfo":{"version":"1.0.6"}},
+            {"set":{"family":"inet","name":"bridges","table":"skiff","type":"ifname","elem":["skt1"]}},
+            {"set":{"family":"inet","name":"same","table":"skiff","type":["ifname","ifname"],"elem":[{"concat":["skt1","skt1"]}]}},
+            {"map":{"family":"inet","name":"ports","table":"skiff","type":["inet_proto","inet_service"],"map":"verdict",
+                    "elem":[[{"concat":["tcp",8080]},{"jump":{"target":"p-abc"}}]]}},
+            {"chain":{"family":"inet","table":"skiff","name":"p-abc","handle":5}}]}"#).unwrap();
+        let l = Listing::parse(&v);
+        assert_eq!(l.bridges, ["skt1"]);
+        assert_eq!(l.same, ["skt1"]);
+        assert!(l.egress.is_empty());
+        assert_eq!(l.ports, [("tcp".to_string(), 8080, "p-abc".to_string())]);
+        assert_eq!(
+            remove_network("skt1", &l).len(),
+            2,
+            "no egress element to delete"
+        );
+        assert_eq!(
+            unpublish("abc", &l).len(),
+            3,
+            "element, flush, delete chain"
+        );
+        assert!(unpublish("other", &l).is_empty());
+    }
+
+    #[test]
+    fn publish_creates_elements_so_clashes_fail_the_transaction() {
+        let p = crate::ports::parse_publish("127.0.0.1:8080:80").unwrap();
+        let cmds = publish("abcdef0123456789", Ipv4Addr::new(198, 18, 0, 2), &[p]);
+        let text = serde_json::to_string(&cmds).unwrap();
+        assert!(text.contains(r#""create":{"element""#), "{text}");
+        assert!(text.contains("p-abcdef012345"), "{text}");
+        assert!(
+            text.contains(r#""dnat":{"addr":"198.18.0.2","family":"ip","port":80}"#),
+            "{text}"
+        );
+    }
+}
