@@ -220,6 +220,7 @@ impl NetManager {
         let master = host
             .index(&net.bridge)
             .map_err(NetError::io(format!("bridge of network {}", net.name)))?;
+        self.wait_reaped(&veth); // this slot's previous veth, from the last exit
         let _ = host.del_link(&veth); // a leftover of an interrupted start
         host.add_veth(&veth, master, &peer, ns, mac_for(ip))
             .map_err(NetError::io("container network"))?;
@@ -260,10 +261,8 @@ impl NetManager {
                 None => return,
             }
         };
-        if let Ok(mut rt) = Rtnl::open() {
-            for v in &veths {
-                let _ = rt.del_link(v);
-            }
+        for v in veths {
+            self.reap(v);
         }
         if ports {
             if let Ok(_lock) = host_lock() {

@@ -43,6 +43,31 @@ pub(crate) struct Inner {
     pub upstreams: Vec<SocketAddr>,
     pub host_resolv: String,
     pub rt: tokio::runtime::Handle,
+    /// Host veths to delete off the start/exit path (see `reaper`).
+    pub reaper: Mutex<Option<std::sync::mpsc::Sender<String>>>,
+    pub reaper_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Names queued for deletion: a restart waits for its own name to be gone.
+    pub pending: Arc<(Mutex<std::collections::HashSet<String>>, std::sync::Condvar)>,
+}
+
+type Pending = Arc<(Mutex<std::collections::HashSet<String>>, std::sync::Condvar)>;
+
+/// Deleting a veth costs the kernel an RCU grace period (20-50 ms measured here), which
+/// would sit between a container's exit and `run --rm` returning: one thread does it.
+fn reaper(pending: Pending) -> (std::sync::mpsc::Sender<String>, std::thread::JoinHandle<()>) {
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let t = std::thread::spawn(move || {
+        let mut rt = Rtnl::open().ok();
+        for name in rx {
+            if let Some(rt) = rt.as_mut() {
+                let _ = rt.del_link(&name);
+            }
+            let (set, cv) = &*pending;
+            set.lock().unwrap_or_else(|p| p.into_inner()).remove(&name);
+            cv.notify_all();
+        }
+    });
+    (tx, t)
 }
 
 /// Cheap to clone.
@@ -96,6 +121,8 @@ impl NetManager {
         let sources: Sources = Arc::new(RwLock::new(vec![
             Arc::new(ContainerNames(state.clone())) as Arc<dyn dns::NameSource>
         ]));
+        let pending: Pending = Arc::default();
+        let (reap_tx, reap_thread) = reaper(pending.clone());
         let m = NetManager {
             inner: Arc::new(Inner {
                 cfg,
@@ -105,6 +132,9 @@ impl NetManager {
                 upstreams,
                 host_resolv,
                 rt: tokio::runtime::Handle::current(),
+                reaper: Mutex::new(Some(reap_tx)),
+                reaper_thread: Mutex::new(Some(reap_thread)),
+                pending,
             }),
         };
         let _lock = host_lock()?;
@@ -123,6 +153,39 @@ impl NetManager {
 
     pub(crate) fn save(&self, st: &NetState) -> Result<(), NetError> {
         st.save(&self.inner.cfg.root)
+    }
+
+    /// Deletes host veth `name` in the background (synchronously if the reaper is gone).
+    pub(crate) fn reap(&self, name: String) {
+        let (set, _) = &*self.inner.pending;
+        set.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.clone());
+        let sent = match self
+            .inner
+            .reaper
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            Some(tx) => tx.send(name.clone()).is_ok(),
+            None => false,
+        };
+        if !sent {
+            if let Ok(mut rt) = Rtnl::open() {
+                let _ = rt.del_link(&name);
+            }
+            set.lock().unwrap_or_else(|p| p.into_inner()).remove(&name);
+        }
+    }
+
+    /// Waits (up to 10 s) until no deletion of `name` is queued.
+    pub(crate) fn wait_reaped(&self, name: &str) {
+        let (set, cv) = &*self.inner.pending;
+        let guard = set.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = cv.wait_timeout_while(guard, std::time::Duration::from_secs(10), |s| {
+            s.contains(name)
+        });
     }
 
     /// Adds a name source the DNS servers consult after the containers (e.g. services).
@@ -367,6 +430,23 @@ impl NetManager {
     /// (`idle`), also removes the bridges and their nft elements (the records stay and
     /// the next start brings them back), so a stopped daemon leaves nothing on the host.
     pub fn shutdown(&self, idle: bool) {
+        // Finish the veth deletions in flight.
+        drop(
+            self.inner
+                .reaper
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
+        );
+        if let Some(t) = self
+            .inner
+            .reaper_thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            let _ = t.join();
+        }
         let servers: Vec<_> = self
             .inner
             .servers

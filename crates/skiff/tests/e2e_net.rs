@@ -43,6 +43,19 @@ fn httpd(d: &Daemon, name: &str, flags: &[&str]) -> String {
     d.ok(&args).trim().to_string()
 }
 
+/// Host veths go in the background after an exit (the kernel's RCU wait stays off the
+/// `rm` path): poll for them to be gone, with a deadline far above any real delay.
+fn veths_gone(bridge: &str) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if links_of(bridge).is_empty() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
 fn links_of(bridge: &str) -> Vec<String> {
     std::fs::read_dir("/sys/class/net")
         .unwrap()
@@ -92,7 +105,7 @@ fn by_name_over_tcp_and_published_on_host_loopback() {
     assert!(err.contains("port"), "{err}");
     let _ = d.skiff(&["rm", "-f", "web2"]);
     d.ok(&["rm", "-f", "web"]);
-    assert!(links_of(&d.bridge()).is_empty());
+    assert!(veths_gone(&d.bridge()), "{:?}", links_of(&d.bridge()));
     assert_eq!(state(&d)["containers"], serde_json::json!({}));
     let nft = std::process::Command::new("nft")
         .args(["list", "table", "inet", "skiff"])
@@ -195,7 +208,7 @@ fn kill_9_mid_start_leaves_nothing_after_restart() {
             d.ok(&["rm", "-f", id]);
         }
         assert!(
-            links_of(&d.bridge()).is_empty(),
+            veths_gone(&d.bridge()),
             "veths left: {:?}",
             links_of(&d.bridge())
         );
