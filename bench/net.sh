@@ -18,13 +18,24 @@ sk() { "$bin" "${S[@]}" "$@"; }
 dpid=$!
 cleanup() {
   sk rm -f nbsrv nbsrv2 >/dev/null 2>&1 || true
-  if [ -n "${podman:-}" ]; then podman rm -f nbsrv >/dev/null 2>&1 || true; fi
+  if [ -n "${podman:-}" ]; then
+    podman rm -f nbsrv >/dev/null 2>&1 || true
+    podman rmi localhost/skiff-bench-busybox >/dev/null 2>&1 || true
+  fi
   kill -TERM $dpid 2>/dev/null; wait $dpid 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
 podman=""
+# This host's hard open-files limit is 20000: podman's default ulimits must fit under it.
+cat > "$work/containers.conf" <<CONF
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+[engine]
+cgroup_manager = "cgroupfs"
+CONF
+export CONTAINERS_CONF=$work/containers.conf
 if command -v podman >/dev/null; then
   tar -C "$rfs" -c . | podman import -q - localhost/skiff-bench-busybox >/dev/null && podman=1
 fi
