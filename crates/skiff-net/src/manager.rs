@@ -463,6 +463,12 @@ impl NetManager {
                 for n in nets {
                     self.tear_down(&n);
                 }
+                // The last skiff daemon to go takes the shared table with it.
+                if let Ok(l) = nft::list() {
+                    if l.bridges.is_empty() && l.ports.is_empty() && !l.chains.is_empty() {
+                        let _ = nft::apply(vec![nft::delete_table()]);
+                    }
+                }
             }
         }
     }

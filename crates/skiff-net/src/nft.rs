@@ -204,6 +204,11 @@ pub fn remove_network(bridge: &str, present: &Listing) -> Vec<Value> {
     v
 }
 
+/// Removes the whole table (only when no skiff bridge or port is left in it).
+pub fn delete_table() -> Value {
+    json!({"delete": {"table": t()}})
+}
+
 /// The chain name of a container's port rules.
 pub fn port_chain(container_id: &str) -> String {
     format!("p-{}", &container_id[..container_id.len().min(12)])
