@@ -2,7 +2,8 @@
 # Installs the system packages skiff's build, demo and tests need (Debian 12):
 # busybox for root filesystems, etcd for the store tests, protoc for etcd-client,
 # podman for the image interop tests, runc to check skiff's config.json runs under it,
-# docker-registry + apache2-utils (htpasswd) + openssl for the registry client tests.
+# docker-registry + apache2-utils (htpasswd) + openssl for the registry client tests,
+# nftables (`nft`) for networking (skiff feeds it JSON), hyperfine for bench/.
 # Idempotent: installs only what is missing. Needs root (or sudo).
 set -euo pipefail
 need=()
@@ -11,6 +12,7 @@ pkgs=(
   busybox-static etcd-server etcd-client protobuf-compiler libprotobuf-dev iproute2 gcc
   podman runc
   docker-registry apache2-utils openssl
+  nftables hyperfine
 )
 for pkg in "${pkgs[@]}"; do
   have "$pkg" || need+=("$pkg")

@@ -6,7 +6,8 @@
 
 use skiff_types::{
     ApiError, ContainerId, ContainerInfo, ContainerSpec, ContainerSummary, ErrorKind, ExecSpec,
-    Frame, LogOptions, StatsSample, Volume, VolumeCreateRequest, VolumePruneResponse, WaitResponse,
+    Frame, LogOptions, NetworkConnect, NetworkCreate, NetworkInfo, StatsSample, Volume,
+    VolumeCreateRequest, VolumePruneResponse, WaitResponse,
 };
 use std::future::Future;
 use tokio::sync::mpsc;
@@ -234,6 +235,41 @@ pub trait Engine: Send + Sync + 'static {
         let _ = (req, context);
         async { Err(no_images()) }
     }
+
+    // Networks. An engine without networking (test fakes) answers Unavailable.
+
+    fn network_create(
+        &self,
+        _req: NetworkCreate,
+    ) -> impl Future<Output = Result<NetworkInfo, ApiError>> + Send {
+        async { Err(no_networking()) }
+    }
+    fn network_list(&self) -> impl Future<Output = Result<Vec<NetworkInfo>, ApiError>> + Send {
+        async { Err(no_networking()) }
+    }
+    fn network_inspect(
+        &self,
+        _r: &str,
+    ) -> impl Future<Output = Result<NetworkInfo, ApiError>> + Send {
+        async { Err(no_networking()) }
+    }
+    fn network_remove(&self, _r: &str) -> impl Future<Output = Result<(), ApiError>> + Send {
+        async { Err(no_networking()) }
+    }
+    fn network_connect(
+        &self,
+        _r: &str,
+        _req: NetworkConnect,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send {
+        async { Err(no_networking()) }
+    }
+    fn network_disconnect(
+        &self,
+        _r: &str,
+        _container: &str,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send {
+        async { Err(no_networking()) }
+    }
 }
 
 fn no_volumes() -> ApiError {
@@ -249,4 +285,8 @@ fn no_registry() -> ApiError {
         skiff_types::ErrorKind::Unavailable,
         "this engine cannot pull or push images",
     )
+}
+
+fn no_networking() -> ApiError {
+    ApiError::new(ErrorKind::Unavailable, "this engine has no networking")
 }

@@ -8,6 +8,7 @@
 pub mod client;
 pub mod engine;
 pub mod images;
+pub mod networks;
 pub mod registry;
 pub mod router;
 pub mod serve;

@@ -118,7 +118,8 @@ pub fn router<E: Engine>(engine: Arc<E>) -> Router {
         .route("/v1/containers/{ref}/attach", post(attach::<E>))
         .route("/v1/containers/{ref}/exec", post(exec::<E>))
         .route("/v1/containers/{ref}/resize", post(resize::<E>))
-        .merge(crate::volumes::routes::<E>());
+        .merge(crate::volumes::routes::<E>())
+        .merge(crate::networks::routes::<E>());
     crate::images::routes(r)
         .fallback(|| async {
             ErrorResponse(ApiError::new(ErrorKind::NotFound, "no such API endpoint"))

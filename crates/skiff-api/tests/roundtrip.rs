@@ -84,6 +84,7 @@ impl Engine for Fake {
             restart_count: 0,
             log_path: String::new(),
             cgroup: String::new(),
+            addresses: Vec::new(),
         })
     }
     async fn stop(&self, r: &str, _t: Option<u32>) -> Result<(), ApiError> {

@@ -11,7 +11,9 @@ pub mod fsutil;
 pub mod keeper;
 pub mod launch;
 pub mod logs;
+pub mod nethook;
 pub mod oci;
 pub mod record;
 
 pub use engine::{Runtime, RuntimeConfig, Session};
+pub use nethook::{NetContainer, NetworkHooks};

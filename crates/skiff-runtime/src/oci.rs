@@ -414,3 +414,22 @@ pub fn launch_from_spec(
 
 #[cfg(test)]
 mod tests;
+
+/// Adds read-write bind mounts of single files (networking's /etc/hosts, resolv.conf, hostname).
+pub fn add_file_binds(
+    config: &mut Spec,
+    files: &[(String, std::path::PathBuf)],
+) -> Result<(), ApiError> {
+    let mut mounts = config.mounts().clone().unwrap_or_default();
+    for (dest, src) in files {
+        let m = oci_spec::runtime::MountBuilder::default()
+            .destination(dest)
+            .typ("bind")
+            .source(src)
+            .options(vec!["rbind".to_string(), "rprivate".to_string()])
+            .build();
+        mounts.push(built(m, "mount")?);
+    }
+    config.set_mounts(Some(mounts));
+    Ok(())
+}

@@ -10,6 +10,7 @@ pub mod caps;
 pub mod cgroup;
 pub mod fdpass;
 pub mod fsroot;
+pub mod netlink;
 pub mod netns;
 pub mod pty;
 pub mod rlimit;

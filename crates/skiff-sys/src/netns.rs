@@ -48,6 +48,32 @@ pub(crate) fn loopback_up() -> SysResult<()> {
     res.map(|_| ())
 }
 
+/// The index of interface `name` in the network namespace of socket `sock`
+/// (SIOCGIFINDEX answers for the namespace the socket was opened in).
+pub(crate) fn ifindex_via(sock: std::os::fd::BorrowedFd<'_>, name: &str) -> io::Result<i32> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    if name.len() >= req.ifr_name.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "interface name too long",
+        ));
+    }
+    for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes()) {
+        *dst = src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFINDEX reads the name from and writes the index into the ifreq we own.
+    cvt(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFINDEX, &mut req) }).map_err(|e| {
+        io::Error::new(
+            io::Error::from_raw_os_error(e).kind(),
+            format!("interface {name}: {}", io::Error::from_raw_os_error(e)),
+        )
+    })?;
+    // SAFETY: SIOCGIFINDEX filled the ifindex member of the union.
+    Ok(unsafe { req.ifr_ifru.ifru_ifindex })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

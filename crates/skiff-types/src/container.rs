@@ -8,26 +8,62 @@ use crate::{
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// `--network`. Bridge networks arrive with the networking issue; until then a
-/// container gets its own network namespace with only loopback (`none`).
+/// `--network`: `bridge` (the daemon's default bridge, the default), `none` (own namespace,
+/// loopback only), `host` (the host's namespace), or the name of a user-defined network.
+/// Serialised as the plain string the user typed.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(into = "String", from = "String")]
 pub enum NetworkMode {
-    #[default]
     None,
     Host,
+    #[default]
+    Bridge,
+    Named(String),
+}
+
+impl NetworkMode {
+    /// Whether the container gets an interface on a skiff network (bridge or named).
+    pub fn is_bridged(&self) -> bool {
+        matches!(self, NetworkMode::Bridge | NetworkMode::Named(_))
+    }
+}
+
+impl From<String> for NetworkMode {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "none" => NetworkMode::None,
+            "host" => NetworkMode::Host,
+            "bridge" | "default" | "" => NetworkMode::Bridge,
+            _ => NetworkMode::Named(s),
+        }
+    }
+}
+
+impl From<NetworkMode> for String {
+    fn from(m: NetworkMode) -> String {
+        m.to_string()
+    }
+}
+
+impl std::fmt::Display for NetworkMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NetworkMode::None => f.write_str("none"),
+            NetworkMode::Host => f.write_str("host"),
+            NetworkMode::Bridge => f.write_str("bridge"),
+            NetworkMode::Named(n) => f.write_str(n),
+        }
+    }
 }
 
 impl std::str::FromStr for NetworkMode {
     type Err = String;
+    /// Any name parses (whether a named network exists is the daemon's question).
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "none" => Ok(NetworkMode::None),
-            "host" => Ok(NetworkMode::Host),
-            other => Err(format!(
-                "network {other:?} not found (available: none, host)"
-            )),
+        if s.is_empty() {
+            return Err("--network needs a value (none, host, bridge or a network name)".into());
         }
+        Ok(NetworkMode::from(s.to_string()))
     }
 }
 
@@ -75,6 +111,16 @@ pub struct ContainerSpec {
     pub read_only: bool,
     pub restart: RestartPolicy,
     pub network: NetworkMode,
+    /// `--network-alias`: more names this container answers to on its network's DNS.
+    pub network_aliases: Vec<String>,
+    /// `-p [IP:]HOST:CONTAINER[/tcp|udp]`, as typed (parsed and checked by the daemon).
+    pub publish: Vec<String>,
+    /// `-P`: publish every port the image exposes on a free host port.
+    pub publish_all: bool,
+    /// `--dns`: upstream resolvers for this container (its DNS server forwards to these).
+    pub dns: Vec<String>,
+    /// `--add-host NAME:IP`: extra /etc/hosts lines.
+    pub add_hosts: Vec<String>,
     /// `--rm`: remove the container (state, logs) once it exits.
     pub auto_remove: bool,
     /// `--userns=auto`: run in a user namespace mapped to an unprivileged range.
@@ -151,6 +197,10 @@ pub struct ContainerInfo {
     pub restart_count: u32,
     pub log_path: String,
     pub cgroup: String,
+    /// The container's addresses on its networks (bridge or user networks), first the
+    /// primary one; empty for `none` and `host`.
+    #[serde(default)]
+    pub addresses: Vec<std::net::IpAddr>,
 }
 
 /// One row of `skiff ps`.
@@ -218,7 +268,10 @@ mod tests {
     fn spec_json_round_trips_with_defaults() {
         let spec: ContainerSpec =
             serde_json::from_str(r#"{"rootfs":"/r","cmd":["true"]}"#).unwrap();
-        assert_eq!(spec.network, NetworkMode::None);
+        assert_eq!(spec.network, NetworkMode::Bridge);
+        let named: ContainerSpec = serde_json::from_str(r#"{"network":"backend"}"#).unwrap();
+        assert_eq!(named.network, NetworkMode::Named("backend".into()));
+        assert_eq!(serde_json::to_value(&named.network).unwrap(), "backend");
         assert_eq!(spec.restart, RestartPolicy::No);
         let back: ContainerSpec =
             serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();

@@ -13,6 +13,7 @@ pub mod frame;
 pub mod id;
 pub mod mount;
 pub mod mount_parse;
+pub mod network;
 pub mod resources;
 pub mod restart;
 pub mod service;
@@ -30,6 +31,7 @@ pub use error::{ApiError, ErrorKind};
 pub use frame::{encode_into, Frame, FrameDecoder, FrameError, FrameKind};
 pub use id::{ContainerId, ContainerName, IdError};
 pub use mount::{MountSpec, MountType, Volume, VolumeCreateRequest, VolumePruneResponse};
+pub use network::{Endpoint, NetworkConnect, NetworkCreate, NetworkInfo};
 pub use resources::{parse_cpus, parse_memory_size, Resources, SizeError};
 pub use restart::{RestartPolicy, RestartPolicyError};
 pub use service::{

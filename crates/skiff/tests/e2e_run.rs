@@ -214,7 +214,7 @@ fn tty_userns_and_stats() {
     assert!(out.trim().starts_with("/dev/pts/"), "{out:?}");
     // --userns auto: root inside, an unprivileged range outside.
     let (code, out, err) = d.run(
-        &["--userns", "auto"],
+        &["--userns", "auto", "--network", "none"],
         &["sh", "-c", "id -u; cat /proc/self/uid_map"],
     );
     assert_eq!(code, 0, "{err}");

@@ -64,6 +64,15 @@ fn connect_or_spawn(root: &Path) -> io::Result<Connected> {
 impl Runtime {
     /// Opens the engine under `cfg.root`, adopting whatever a previous daemon left.
     pub async fn open(cfg: RuntimeConfig) -> io::Result<Runtime> {
+        Self::open_with_network(cfg, None).await
+    }
+
+    /// As `open`, with networking plugged in (see [`crate::NetworkHooks`]); after adoption
+    /// the hooks reconcile what a crash may have left against the containers found.
+    pub async fn open_with_network(
+        cfg: RuntimeConfig,
+        network: Option<std::sync::Arc<dyn crate::NetworkHooks>>,
+    ) -> io::Result<Runtime> {
         std::fs::create_dir_all(cfg.root.join("containers"))?;
         let layout = CgroupLayout::discover().map_err(|e| io::Error::other(e.to_string()))?;
         let Connected {
@@ -85,6 +94,7 @@ impl Runtime {
                 volumes,
                 volumes_lock: tokio::sync::Mutex::new(()),
                 changes: tokio::sync::watch::channel(0).0,
+                network,
             }),
         };
         let (records, problems) = load_all(rt.root());
@@ -137,6 +147,16 @@ impl Runtime {
         }
         for rec in missed {
             rt.on_exit(rec).await;
+        }
+        if let Some(net) = rt.inner.network.clone() {
+            let all = rt.all();
+            let known: Vec<String> = all.iter().map(|c| c.id.to_string()).collect();
+            let alive: Vec<String> = all
+                .iter()
+                .filter(|c| c.rec().state.status.is_alive())
+                .map(|c| c.id.to_string())
+                .collect();
+            let _ = tokio::task::spawn_blocking(move || net.reconcile(&known, &alive)).await;
         }
         let dispatcher = rt.clone();
         tokio::spawn(async move {

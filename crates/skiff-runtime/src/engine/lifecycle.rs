@@ -32,17 +32,27 @@ impl Runtime {
         let _gate = c.teardown.lock().await;
         let spec = c.rec().spec.clone();
         let cgroup = self.make_cgroup(c, &spec.resources)?;
-        let launch = match self.launch_spec(c, &cgroup) {
-            Ok(l) => l,
+        // Networking first: its /etc files are bind mounts of the launch.
+        let (wired, files) = match self.wire_network(c, &spec).await {
+            Ok(w) => w,
             Err(e) => {
                 let _ = cgroup.destroy();
                 return Err(e);
             }
         };
+        let launch = match self.launch_spec(c, &cgroup, &files) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = cgroup.destroy();
+                self.unwire_network(c).await;
+                return Err(e);
+            }
+        };
         let baseline = cgroup.oom_kill_count().unwrap_or(0);
         // User-namespaced containers need a network namespace their user namespace owns.
-        let net = match (launch.net_ns, launch.userns, &self.inner.netns_pool) {
-            (true, None, Some(pool)) => pool.take(),
+        let net = match (wired, launch.net_ns, launch.userns, &self.inner.netns_pool) {
+            (Some(ns), ..) => Some(ns),
+            (None, true, None, Some(pool)) => pool.take(),
             _ => None,
         };
         match self.inner.keeper.spawn(c.id.as_str(), launch, net).await {
@@ -69,6 +79,7 @@ impl Runtime {
             }
             Err(e) => {
                 let _ = cgroup.destroy();
+                self.unwire_network(c).await;
                 let mut rec = c.rec();
                 rec.state.error = e.message.clone();
                 rec.state.exit_code = e.exit_code;
@@ -98,7 +109,12 @@ impl Runtime {
 
     /// The container's OCI runtime spec, written to `config.json` in its directory, and the
     /// keeper's launch derived from it (the same path an OCI bundle takes).
-    fn launch_spec(&self, c: &Container, cgroup: &Cgroup) -> Result<LaunchSpec, ApiError> {
+    fn launch_spec(
+        &self,
+        c: &Container,
+        cgroup: &Cgroup,
+        files: &[(String, std::path::PathBuf)],
+    ) -> Result<LaunchSpec, ApiError> {
         let spec = c.rec().spec.clone();
         let ctx = oci::OciContext {
             hostname: spec
@@ -110,6 +126,7 @@ impl Runtime {
         };
         let mut config = oci::build_spec(&spec, &ctx)?;
         oci::add_user_mounts(&mut config, &self.host_mounts(&spec)?);
+        oci::add_file_binds(&mut config, files)?;
         let seccomp = launch::seccomp_choice(&spec.seccomp)?;
         let json = serde_json::to_vec_pretty(&config).map_err(internal)?;
         let path = c.dir.0.join("config.json");
@@ -283,6 +300,10 @@ impl Runtime {
             .remove(c.id.as_str());
         self.changed();
         c.hub().log = None;
+        if let Some(net) = self.inner.network.clone() {
+            let id = c.id.to_string();
+            let _ = tokio::task::spawn_blocking(move || net.release(&id)).await;
+        }
         std::fs::remove_dir_all(&c.dir.0).or_else(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Ok(()),
             _ => Err(internal(format!("remove {}: {e}", c.dir.0.display()))),
@@ -379,6 +400,7 @@ impl Runtime {
         // Teardown after the exit is reported: the client's `run` returns sooner.
         let _ = cgroup.kill_all();
         let _ = cgroup.destroy();
+        self.unwire_network(&c).await;
         drop(teardown);
         let rt = self.clone();
         let id = c.id.to_string();

@@ -13,6 +13,7 @@ mod lifecycle;
 mod names;
 mod netpool;
 mod volumes;
+mod wire;
 
 use crate::keeper::client::KeeperClient;
 use crate::logs::LogWriter;
@@ -95,6 +96,7 @@ struct Inner {
     volumes_lock: tokio::sync::Mutex<()>,
     /// Bumped whenever a container's lifecycle status changes (see `changes`).
     changes: watch::Sender<u64>,
+    network: Option<Arc<dyn crate::NetworkHooks>>,
 }
 
 /// The engine. Cheap to clone.
@@ -215,6 +217,9 @@ impl Runtime {
     /// container's directories. A failure removes the volumes it created.
     pub async fn create(&self, mut spec: ContainerSpec) -> Result<ContainerId, ApiError> {
         validate(&spec)?;
+        if let Some(net) = &self.inner.network {
+            net.validate(&spec)?;
+        }
         // Only creates that use volumes wait for (and hold) the volumes lock.
         let uses_volumes = spec
             .mounts
@@ -322,7 +327,16 @@ impl Runtime {
                 .join(c.id.as_str())
                 .display()
                 .to_string(),
+            addresses: match &self.inner.network {
+                Some(net) => net.addresses(c.id.as_str()),
+                None => Vec::new(),
+            },
         })
+    }
+
+    /// Whether any container of this engine is running or paused.
+    pub fn any_alive(&self) -> bool {
+        self.all().iter().any(|c| c.rec().state.status.is_alive())
     }
 
     /// Removes the (empty) parent cgroup when no container of ours is alive; called at shutdown.

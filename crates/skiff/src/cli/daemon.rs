@@ -27,6 +27,18 @@ pub struct DaemonCmd {
     /// Seconds a killed daemon's registrations outlive it (its node lease TTL)
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub node_ttl: u64,
+    /// Interface name of the default bridge network
+    #[arg(long, default_value = "skiff0")]
+    pub bridge: String,
+    /// Subnet of the default bridge (default: the first free /24 of 198.18.0.0/15)
+    #[arg(long = "bridge-subnet")]
+    pub bridge_subnet: Option<String>,
+    /// Masquerade outbound traffic of the default bridge (egress to other hosts)
+    #[arg(long = "bridge-egress")]
+    pub bridge_egress: bool,
+    /// DNS server(s) the embedded DNS forwards to (IP:PORT; default: /etc/resolv.conf's)
+    #[arg(long = "dns-upstream")]
+    pub dns_upstream: Vec<std::net::SocketAddr>,
 }
 
 pub fn run_daemon(ctx: &Ctx, args: DaemonCmd) -> anyhow::Result<i32> {
@@ -50,6 +62,13 @@ pub fn run_daemon(ctx: &Ctx, args: DaemonCmd) -> anyhow::Result<i32> {
             None => hostname()?,
         },
         node_ttl: std::time::Duration::from_secs(args.node_ttl),
+        net: skiff_net::NetConfig {
+            root: ctx.root.clone(),
+            bridge: args.bridge,
+            bridge_subnet: args.bridge_subnet,
+            default_egress: args.bridge_egress,
+            upstreams: args.dns_upstream,
+        },
     })?;
     Ok(0)
 }

@@ -13,6 +13,7 @@ mod kill;
 mod load;
 mod login;
 mod logs;
+mod network;
 mod pause;
 mod ps;
 mod pull;
@@ -117,6 +118,8 @@ pub enum Verb {
     Service(services::ServiceCmd),
     /// Follow a service's instances as they change
     Watch(services::WatchArgs),
+    /// Manage networks
+    Network(network::Args),
     #[command(hide = true)]
     Daemon(daemon::DaemonCmd),
     #[command(hide = true)]
@@ -159,6 +162,7 @@ pub fn main() -> i32 {
         Verb::Stop(a) => (stop::run(&ctx, a), 1),
         Verb::Kill(a) => (kill::run(&ctx, a), 1),
         Verb::Rm(a) => (rm::run(&ctx, a), 1),
+        Verb::Network(a) => (network::run(&ctx, a), 1),
         Verb::Pause(a) => (pause::run(&ctx, a), 1),
         Verb::Unpause(a) => (unpause::run(&ctx, a), 1),
         Verb::Stats(a) => (stats::run(&ctx, a), 1),

@@ -83,9 +83,24 @@ pub struct ContainerFlags {
     /// Restart policy to apply when a container exits
     #[arg(long, default_value = "no")]
     pub restart: String,
-    /// Connect a container to a network (none or host)
-    #[arg(long = "network", alias = "net", default_value = "none")]
+    /// Connect a container to a network (bridge, none, host or a network name)
+    #[arg(long = "network", alias = "net", default_value = "bridge")]
     pub network: String,
+    /// Add a network-scoped alias for the container
+    #[arg(long = "network-alias")]
+    pub network_alias: Vec<String>,
+    /// Publish a container's port to the host ([IP:]HOST:CONTAINER[/tcp|udp])
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to free host ports
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Set custom DNS servers
+    #[arg(long = "dns")]
+    pub dns: Vec<String>,
+    /// Add a custom host-to-IP mapping (NAME:IP)
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
     /// User namespace to use (auto)
     #[arg(long)]
     pub userns: Option<String>,
@@ -290,6 +305,11 @@ impl ContainerFlags {
             .network
             .parse::<NetworkMode>()
             .map_err(anyhow::Error::msg)?;
+        spec.network_aliases = self.network_alias.clone();
+        spec.publish = self.publish.clone();
+        spec.publish_all = self.publish_all;
+        spec.dns = self.dns.clone();
+        spec.add_hosts = self.add_host.clone();
         spec.userns_auto = match self.userns.as_deref() {
             None | Some("") | Some("host") => false,
             Some("auto") => true,
@@ -454,7 +474,7 @@ mod tests {
     fn defaults_are_safe_and_minimal() {
         let s = spec(&["--rootfs", "/abs", "/bin/true"]).unwrap();
         assert_eq!(s.rootfs, "/abs");
-        assert_eq!(s.network, NetworkMode::None);
+        assert_eq!(s.network, NetworkMode::Bridge);
         assert_eq!(s.seccomp, SeccompOption::Default);
         assert_eq!(s.restart, RestartPolicy::No);
         assert!(!s.tty && !s.open_stdin && !s.auto_remove && s.entrypoint.is_none());
@@ -486,7 +506,7 @@ mod tests {
             &["--rootfs", "/r", "-w", "rel", "true"],
             &["--rootfs", "/r", "--restart", "sometimes", "true"],
             &["--rootfs", "/r", "--rm", "--restart", "always", "true"],
-            &["--rootfs", "/r", "--network", "bridge", "true"],
+            &["--rootfs", "/r", "--network", "", "true"],
             &["--rootfs", "/r", "--userns", "keep-id", "true"],
             &["--rootfs", "/r", "-e", "=x", "true"],
             &["--rootfs", "/r", "--env-file", "missing", "true"],

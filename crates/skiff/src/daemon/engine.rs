@@ -7,7 +7,8 @@ use skiff_image::{ImageInfo, ImageSummary, LoadedImage, PruneReport, Removed};
 use skiff_runtime::Runtime;
 use skiff_types::{
     ApiError, ContainerId, ContainerInfo, ContainerSpec, ContainerSummary, ExecSpec, Frame,
-    LogOptions, StatsSample, Volume, VolumeCreateRequest, VolumePruneResponse, WaitResponse,
+    LogOptions, NetworkConnect, NetworkCreate, NetworkInfo, StatsSample, Volume,
+    VolumeCreateRequest, VolumePruneResponse, WaitResponse,
 };
 use tokio::sync::mpsc;
 
@@ -16,7 +17,18 @@ pub struct Adapter(
     pub Runtime,
     pub super::images::Images,
     pub super::services::HealthBoard,
+    pub skiff_net::NetManager,
 );
+
+/// Runs a blocking skiff-net call off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, skiff_net::NetError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(skiff_types::ErrorKind::Internal, e.to_string()))?
+        .map_err(super::net::api_error)
+}
 
 /// Forwards an unbounded receiver into a bounded one (backpressure to the client).
 fn bounded(mut rx: mpsc::UnboundedReceiver<Frame>) -> mpsc::Receiver<Frame> {
@@ -180,5 +192,50 @@ impl Engine for Adapter {
             handle: tokio::runtime::Handle::current(),
         };
         super::build::start(&self.1, runner, req, context)
+    }
+    async fn network_create(&self, req: NetworkCreate) -> Result<NetworkInfo, ApiError> {
+        let net = self.3.clone();
+        blocking(move || net.create(req)).await
+    }
+    async fn network_list(&self) -> Result<Vec<NetworkInfo>, ApiError> {
+        let net = self.3.clone();
+        blocking(move || Ok(net.list())).await
+    }
+    async fn network_inspect(&self, r: &str) -> Result<NetworkInfo, ApiError> {
+        let (net, r) = (self.3.clone(), r.to_string());
+        blocking(move || net.inspect(&r)).await
+    }
+    async fn network_remove(&self, r: &str) -> Result<(), ApiError> {
+        let (net, r) = (self.3.clone(), r.to_string());
+        blocking(move || net.remove(&r)).await
+    }
+    async fn network_connect(&self, r: &str, req: NetworkConnect) -> Result<(), ApiError> {
+        let info = self.0.inspect(&req.container).await?;
+        let (net, r) = (self.3.clone(), r.to_string());
+        blocking(move || {
+            // A running container is plugged in now, through its own namespace.
+            let ns = match info.state.status.is_alive() && info.state.pid > 0 {
+                true => Some(
+                    std::fs::File::open(format!("/proc/{}/ns/net", info.state.pid))
+                        .map_err(skiff_net::NetError::io("open the container's namespace"))?,
+                ),
+                false => None,
+            };
+            net.connect(
+                &r,
+                skiff_net::connect::ConnectRequest {
+                    id: info.id.as_str(),
+                    name: info.name.trim_start_matches('/'),
+                    aliases: req.aliases,
+                    netns: ns.as_ref().map(std::os::fd::AsFd::as_fd),
+                },
+            )
+        })
+        .await
+    }
+    async fn network_disconnect(&self, r: &str, container: &str) -> Result<(), ApiError> {
+        let info = self.0.inspect(container).await?;
+        let (net, r) = (self.3.clone(), r.to_string());
+        blocking(move || net.disconnect(&r, info.id.as_str())).await
     }
 }

@@ -4,6 +4,7 @@
 mod build;
 mod engine;
 mod images;
+mod net;
 mod registry;
 pub mod services;
 pub mod store;
@@ -26,6 +27,7 @@ pub struct DaemonArgs {
     pub node: String,
     /// `--node-ttl`: how long a dead daemon's registrations linger.
     pub node_ttl: std::time::Duration,
+    pub net: skiff_net::NetConfig,
 }
 
 /// Takes an exclusive lock on ROOT/daemon.lock, held for the daemon's lifetime:
@@ -70,7 +72,10 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
     let debug = args.debug;
     registry::configure(args.root.clone(), args.insecure_registries.clone());
     rt.block_on(async move {
-        let engine = Runtime::open(cfg)
+        let net = skiff_net::NetManager::open(args.net.clone())
+            .map_err(|e| anyhow::anyhow!("set up networking: {e}"))?;
+        let hooks = std::sync::Arc::new(net::Hooks(net.clone()));
+        let engine = Runtime::open_with_network(cfg, Some(hooks))
             .await
             .context("open the container engine")?;
         let images = skiff_image::ImageStore::open(&args.root)
@@ -99,7 +104,7 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
             }
         };
         eprintln!("skiff daemon: listening on {}", args.socket.display());
-        let adapter = engine::Adapter(engine.clone(), Arc::new(images), health);
+        let adapter = engine::Adapter(engine.clone(), Arc::new(images), health, net.clone());
         let app = skiff_api::router(Arc::new(adapter)).merge(skiff_api::services_router(Arc::new(
             services::Directory(registry),
         )));
@@ -109,6 +114,7 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
         // Containers keep running under the keeper (like live-restore); only an
         // empty parent cgroup is tidied away.
         engine.tidy_cgroup_parent();
+        net.shutdown(!engine.any_alive());
         served
     })
 }

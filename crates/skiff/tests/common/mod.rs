@@ -49,16 +49,16 @@ pub struct Daemon {
     pub root: tempfile::TempDir,
     pub socket: PathBuf,
     child: Option<Child>,
-    /// Extra `skiff daemon` flags (kept for restarts).
-    extra: Vec<String>,
+    /// More `skiff daemon` flags (e.g. `--dns-upstream`).
+    pub extra_args: Vec<String>,
 }
 
 impl Daemon {
     pub fn start() -> Daemon {
-        Daemon::start_with(&[])
+        Self::start_with(&[])
     }
 
-    /// A daemon started with extra `skiff daemon` flags (e.g. `--store`).
+    /// A daemon started with extra `skiff daemon` flags.
     pub fn start_with(extra: &[&str]) -> Daemon {
         let root = tempfile::Builder::new()
             .prefix("skiff-e2e-")
@@ -69,7 +69,7 @@ impl Daemon {
             root,
             socket,
             child: None,
-            extra: extra.iter().map(|s| s.to_string()).collect(),
+            extra_args: extra.iter().map(|s| s.to_string()).collect(),
         };
         d.spawn();
         d
@@ -85,7 +85,8 @@ impl Daemon {
             .args(["--root", self.root_str(), "--host", &self.host()])
             .arg("daemon")
             .args(["--cgroup-parent", &self.cgroup_parent()])
-            .args(&self.extra)
+            .args(["--bridge", &self.bridge()])
+            .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup log"))
             .stderr(log)
@@ -101,6 +102,18 @@ impl Daemon {
             std::thread::sleep(Duration::from_millis(10));
         }
         panic!("daemon did not come up; log:\n{}", self.log());
+    }
+
+    /// Each test daemon has its own default bridge (and so its own subnet).
+    pub fn bridge(&self) -> String {
+        let base = self
+            .root
+            .path()
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("x");
+        let tail: String = base.chars().rev().take(8).collect();
+        format!("skt{tail}")
     }
 
     /// Each test daemon has its own cgroup parent, so tests never share one.

@@ -7,13 +7,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// THE address other containers and proxies reach a container's services
-/// at. Until containers get routable addresses (the networking branch),
-/// only `--network host` containers are reachable: at 127.0.0.1. The
-/// networking branch changes this one function.
+/// at: its primary network address (bridge or a user network); 127.0.0.1 for
+/// `--network host`; none for `--network none` (nothing can reach it).
 pub fn instance_addr(info: &ContainerInfo) -> Option<IpAddr> {
     match info.config.network {
         NetworkMode::Host => Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         NetworkMode::None => None,
+        NetworkMode::Bridge | NetworkMode::Named(_) => info.addresses.first().copied(),
     }
 }
 
@@ -121,6 +121,7 @@ mod tests {
             restart_count: 0,
             log_path: String::new(),
             cgroup: String::new(),
+            addresses: vec!["198.18.0.7".parse().unwrap()],
         }
     }
 
