@@ -5,6 +5,7 @@
 //! formatting). It does no I/O and knows no other skiff crate: anything that
 //! reads a clock, a file or a socket lives in a higher room and passes values in.
 
+pub mod alloc;
 pub mod api_msgs;
 pub mod container;
 pub mod error;
@@ -17,7 +18,9 @@ pub mod restart;
 pub mod service;
 pub mod status;
 pub mod time;
+pub mod topology;
 
+pub use alloc::{AllocId, AllocStatus, Allocation, Capacity, DesiredState, Node, Revision};
 pub use api_msgs::{Control, CreatedResponse, LogOptions, PingResponse, Resize, WaitResponse};
 pub use container::{
     ContainerInfo, ContainerSpec, ContainerState, ContainerSummary, ExecSpec, LogStream,
@@ -31,3 +34,7 @@ pub use resources::{parse_cpus, parse_memory_size, Resources, SizeError};
 pub use restart::{RestartPolicy, RestartPolicyError};
 pub use service::{HealthCheck, HealthProbe, Instance, Proto, ServiceDecl, ServiceUpdate};
 pub use status::{ContainerStatus, TransitionError};
+pub use topology::{
+    BuildSpec, DependsCondition, FileMount, JobClass, LbMode, LbSpec, MountKind, MountSpec,
+    NetworkSpec, Placement, PortSpec, ServiceResources, ServiceSpec, Topology, VolumeSpec,
+};
