@@ -71,7 +71,7 @@ pub struct ContainerSpec {
     /// Seconds `stop` waits after SIGTERM before SIGKILL (default 10).
     pub stop_timeout: Option<u32>,
     /// Volumes, binds and tmpfs mounts (`-v`, `--mount`, `--tmpfs`).
-    pub mounts: Vec<crate::MountSpec>,
+    pub mounts: Vec<crate::mount::MountSpec>,
 }
 
 impl ContainerSpec {

@@ -29,7 +29,9 @@ pub use container::{
 pub use error::{ApiError, ErrorKind};
 pub use frame::{encode_into, Frame, FrameDecoder, FrameError, FrameKind};
 pub use id::{ContainerId, ContainerName, IdError};
-pub use mount::{MountSpec, MountType, Volume, VolumeCreateRequest, VolumePruneResponse};
+// `mount::MountSpec` (a container's mount) stays under its module: the root name `MountSpec` is
+// the topology's (a service's volume line), see topology.rs.
+pub use mount::{MountType, Volume, VolumeCreateRequest, VolumePruneResponse};
 pub use resources::{parse_cpus, parse_memory_size, Resources, SizeError};
 pub use restart::{RestartPolicy, RestartPolicyError};
 pub use service::{HealthCheck, HealthProbe, Instance, Proto, ServiceDecl, ServiceUpdate};
