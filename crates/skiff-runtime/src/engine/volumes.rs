@@ -10,9 +10,9 @@
 //! a container choosing it and the container's record existing.
 
 use super::{err, internal, Runtime};
+use skiff_types::mount::MountSpec;
 use skiff_types::{
-    ApiError, ContainerSpec, ErrorKind, MountSpec, MountType, Volume, VolumeCreateRequest,
-    VolumePruneResponse,
+    ApiError, ContainerSpec, ErrorKind, MountType, Volume, VolumeCreateRequest, VolumePruneResponse,
 };
 use skiff_volume::VolumeError;
 use std::path::Path;

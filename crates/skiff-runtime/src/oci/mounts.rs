@@ -52,7 +52,7 @@ pub(crate) fn add_user_mounts(spec: &mut Spec, mounts: &[HostMount]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use skiff_types::MountSpec;
+    use skiff_types::mount::MountSpec;
 
     #[test]
     fn volumes_binds_and_tmpfs_become_oci_mounts() {

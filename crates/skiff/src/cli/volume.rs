@@ -5,8 +5,9 @@ use super::spec::ContainerFlags;
 use super::{for_each_ref, Ctx};
 use anyhow::{bail, Context};
 use skiff_api::ClientError;
+use skiff_types::mount::MountSpec;
 use skiff_types::mount_parse::{parse_mount_flag, parse_tmpfs_flag, parse_volume_flag};
-use skiff_types::{MountSpec, VolumeCreateRequest};
+use skiff_types::VolumeCreateRequest;
 use std::io::BufRead;
 use std::path::Path;
 
