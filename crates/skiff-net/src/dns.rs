@@ -9,8 +9,10 @@
 //! hickory-proto does the parsing and encoding (no default features).
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
-use hickory_proto::rr::{rdata::A, RData, Record, RecordType};
-use std::net::{Ipv4Addr, SocketAddr};
+use hickory_proto::rr::rdata::{A, AAAA, SRV};
+use hickory_proto::rr::{Name, RData};
+pub use hickory_proto::rr::{Record, RecordType};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::net::UdpSocket;
@@ -37,8 +39,35 @@ pub trait NameSource: Send + Sync {
 
 /// An A record helper for sources.
 pub fn a_record(name: &str, ip: Ipv4Addr) -> Option<Record> {
-    let n = hickory_proto::rr::Name::from_ascii(format!("{name}.")).ok()?;
-    Some(Record::from_rdata(n, 0, RData::A(A(ip))))
+    a_record_ttl(name, ip, 0)
+}
+
+/// An A record with a TTL (seconds).
+pub fn a_record_ttl(name: &str, ip: Ipv4Addr, ttl: u32) -> Option<Record> {
+    let n = Name::from_ascii(format!("{name}.")).ok()?;
+    Some(Record::from_rdata(n, ttl, RData::A(A(ip))))
+}
+
+/// An AAAA record with a TTL (seconds).
+pub fn aaaa_record(name: &str, ip: Ipv6Addr, ttl: u32) -> Option<Record> {
+    let n = Name::from_ascii(format!("{name}.")).ok()?;
+    Some(Record::from_rdata(n, ttl, RData::AAAA(AAAA(ip))))
+}
+
+/// An SRV record (`target` without the trailing dot) with a TTL (seconds).
+pub fn srv_record(
+    name: &str,
+    ttl: u32,
+    (priority, weight, port): (u16, u16, u16),
+    target: &str,
+) -> Option<Record> {
+    let n = Name::from_ascii(format!("{name}.")).ok()?;
+    let t = Name::from_ascii(format!("{target}.")).ok()?;
+    Some(Record::from_rdata(
+        n,
+        ttl,
+        RData::SRV(SRV::new(priority, weight, port, t)),
+    ))
 }
 
 /// The sources, in order, shared by every network's server.

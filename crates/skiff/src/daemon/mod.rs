@@ -6,6 +6,7 @@ mod engine;
 mod images;
 mod net;
 mod registry;
+mod service_dns;
 pub mod services;
 pub mod store;
 
@@ -89,6 +90,13 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
         }
         let store = store::open(&args.store, &args.root).await?;
         let registry = skiff_registry::Registry::new(store);
+        // `NAME.skiff` (A/AAAA/SRV of healthy instances) in every network's DNS.
+        net.add_name_source(Arc::new(service_dns::ServiceNames(
+            skiff_registry::LiveCatalog::follow(
+                registry.clone(),
+                std::time::Duration::from_secs(1),
+            ),
+        )));
         let agent = services::AgentConfig {
             node: args.node.clone(),
             ttl: args.node_ttl,
