@@ -30,7 +30,7 @@ impl dns::NameSource for ServiceNames {
                     .then(Vec::new)
             }
         };
-        Some(records(name, self.0.answer(name, qtype))?)
+        records(name, self.0.answer(name, qtype))
     }
 
     fn upstreams_for(&self, _network: &str, _client: Ipv4Addr) -> Vec<SocketAddr> {
