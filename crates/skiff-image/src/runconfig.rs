@@ -6,13 +6,16 @@
 //!   image's Entrypoint stays;
 //! - `WorkingDir`, `User`: the user's when given, else the image's;
 //! - `ExposedPorts`: recorded (`80/tcp`) for networking to publish;
-//! - `Healthcheck`: the image's, unless the user gave one; `NONE` disables it.
+//! - `Healthcheck`: the image's, unless the user gave one; `NONE` disables it;
+//! - `Volumes`: each image volume path the user did not mount becomes a new anonymous
+//!   volume (filled from the image at that path, as Docker does).
 //!
 //! Labels are deliberately not copied: some container labels carry security meaning here,
 //! and an image must not be able to set them.
 
 use std::path::PathBuf;
 
+use skiff_types::mount::{MountSpec, MountType};
 use skiff_types::{ContainerSpec, HealthCheck, HealthProbe};
 
 use crate::digest::Digest;
@@ -61,8 +64,32 @@ pub fn apply_image_config(
     ports.sort();
     ports.dedup();
     spec.exposed_ports = ports;
+    for target in cfg.volumes.iter().flat_map(|v| v.keys()) {
+        let target = normalize_target(target);
+        if target != "/"
+            && !spec
+                .mounts
+                .iter()
+                .any(|m| normalize_target(&m.target) == target)
+        {
+            spec.mounts.push(MountSpec {
+                kind: MountType::Volume,
+                target,
+                ..MountSpec::default()
+            });
+        }
+    }
     if spec.health.is_none() && !spec.no_healthcheck {
         spec.health = cfg.healthcheck.as_ref().and_then(health_check);
+    }
+}
+
+/// `/data/` and `data` as `/data`: an image's VOLUME paths are compared with mount targets.
+fn normalize_target(t: &str) -> String {
+    let trimmed = t.trim_end_matches('/');
+    match trimmed.starts_with('/') {
+        true => trimmed.to_string(),
+        false => format!("/{trimmed}"),
     }
 }
 
@@ -176,6 +203,30 @@ mod tests {
         };
         apply_image_config(&mut s, &id(), &[], &cfg());
         assert_eq!(s.argv(), ["default"]);
+    }
+
+    #[test]
+    fn image_volumes_become_anonymous_volumes_unless_mounted() {
+        let mut c = cfg();
+        c.volumes = Some(
+            [
+                ("/data".to_string(), serde_json::json!({})),
+                ("/cache/".to_string(), serde_json::json!({})),
+            ]
+            .into(),
+        );
+        let mut s = ContainerSpec::default();
+        s.mounts.push(MountSpec {
+            kind: MountType::Volume,
+            source: "mine".into(),
+            target: "/cache".into(),
+            ..MountSpec::default()
+        });
+        apply_image_config(&mut s, &id(), &[PathBuf::from("/l0")], &c);
+        assert_eq!(s.mounts.len(), 2, "{:?}", s.mounts);
+        assert_eq!(s.mounts[0].source, "mine");
+        assert_eq!(s.mounts[1].target, "/data");
+        assert!(s.mounts[1].source.is_empty(), "anonymous");
     }
 
     #[test]

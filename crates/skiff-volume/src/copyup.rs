@@ -49,7 +49,7 @@ pub fn copy_up(
 }
 
 /// The volume's root takes the owner and mode of the image's directory, as Docker does.
-fn copy_root_attrs(src: &RootDir, dest: &Path, shift: u32) -> std::io::Result<()> {
+pub(crate) fn copy_root_attrs(src: &RootDir, dest: &Path, shift: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let st = src
         .stat(Path::new(""))
@@ -61,7 +61,12 @@ fn copy_root_attrs(src: &RootDir, dest: &Path, shift: u32) -> std::io::Result<()
 }
 
 /// Copies one entry; true when it is a directory whose children come next.
-fn copy_entry(src: &RootDir, dst: &RootDir, rel: &Path, shift: u32) -> Result<bool, FsRootError> {
+pub(crate) fn copy_entry(
+    src: &RootDir,
+    dst: &RootDir,
+    rel: &Path,
+    shift: u32,
+) -> Result<bool, FsRootError> {
     let owner = |id: u32| id.saturating_add(shift);
     let Some(st) = src.stat(rel)? else {
         return Ok(false); // vanished meanwhile

@@ -15,8 +15,10 @@
 
 pub mod copyup;
 pub mod error;
+pub mod layered;
 pub mod store;
 
 pub use copyup::copy_up;
 pub use error::VolumeError;
+pub use layered::copy_up_layers;
 pub use store::VolumeStore;

@@ -316,3 +316,39 @@ fn build_errors_name_the_line_and_change_nothing() {
         "no RUN container left behind"
     );
 }
+
+/// An image's VOLUME becomes an anonymous volume filled from the image as overlay shows it
+/// (two layers: the upper one replaces a file and adds one), and `-v NAME:/path` fills a new
+/// named volume the same way; `--rm` removes only the anonymous one.
+#[test]
+fn image_volumes_are_filled_from_the_layers() {
+    if !need_root("image_volumes_are_filled_from_the_layers") {
+        return;
+    }
+    let d = Daemon::start();
+    let dir = tempfile::tempdir().unwrap();
+    let arch = dir.path().join("vol.tar");
+    let mut cfg = busybox_config();
+    cfg["config"]["User"] = "0".into();
+    cfg["config"]["Volumes"] = serde_json::json!({"/srv/data": {}});
+    let lower = tar_files(&[("srv/data/a", b"lower"), ("srv/data/b", b"lower")]);
+    let upper = tar_files(&[("srv/data/b", b"upper"), ("srv/data/c", b"upper")]);
+    archive(
+        &arch,
+        "vol:1",
+        &[tar_dir(common::rootfs()), lower, upper],
+        cfg,
+    );
+    d.ok(&["load", "-i", arch.to_str().unwrap()]);
+    let cat = "cat /srv/data/a /srv/data/b /srv/data/c";
+    let out = d.ok(&["run", "--rm", "vol:1", cat]);
+    assert_eq!(out.trim(), "lowerupperupper");
+    let named = d.ok(&["run", "--rm", "-v", "keep:/srv/data", "vol:1", cat]);
+    assert_eq!(named.trim(), "lowerupperupper");
+    let vols = d.ok(&["volume", "ls", "-q"]);
+    assert_eq!(
+        vols.lines().collect::<Vec<_>>(),
+        ["keep"],
+        "--rm removed the anonymous one"
+    );
+}

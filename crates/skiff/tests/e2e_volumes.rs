@@ -312,7 +312,16 @@ fn userns_containers_own_the_volumes_they_create() {
     // The mapped root must be able to reach its overlay dirs (a temp dir is 0700).
     std::fs::set_permissions(d.root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let (code, out, err) = d.run(
-        &["--userns", "auto", "-v", "uvol:/data", "-v", "/etc"],
+        &[
+            "--userns",
+            "auto",
+            "--network",
+            "none",
+            "-v",
+            "uvol:/data",
+            "-v",
+            "/etc",
+        ],
         &[
             "sh",
             "-c",

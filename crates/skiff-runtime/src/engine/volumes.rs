@@ -146,6 +146,11 @@ impl Runtime {
     ) -> Result<(), ApiError> {
         let now = crate::fsutil::now_nanos();
         let rootfs = spec.rootfs.clone();
+        let layers: Vec<std::path::PathBuf> = spec
+            .rootfs_layers
+            .iter()
+            .map(std::path::PathBuf::from)
+            .collect();
         // In a user namespace, container root is host id USERNS_AUTO.0: a volume this
         // container creates is owned (and its copied-up content shifted) accordingly, as
         // Docker's userns-remap does, so the container can write it.
@@ -174,8 +179,13 @@ impl Runtime {
                     .map_err(|e| internal(format!("chown {}: {e}", data.display())))?;
             }
             if !m.no_copy && self.volumes().is_empty(&v.name).map_err(api)? {
-                skiff_volume::copy_up(Path::new(&rootfs), &m.target, data, &v.name, shift)
-                    .map_err(api)?;
+                match layers.is_empty() {
+                    true => {
+                        skiff_volume::copy_up(Path::new(&rootfs), &m.target, data, &v.name, shift)
+                    }
+                    false => skiff_volume::copy_up_layers(&layers, &m.target, data, &v.name, shift),
+                }
+                .map_err(api)?;
             }
         }
         Ok(())
