@@ -64,7 +64,11 @@ async fn registry_survives_a_member_and_recovers_from_quorum_loss() {
     let (list, _) = eventually(|| reg.instances("web")).await;
     assert!(list.iter().any(|i| i.id == "a") && list.iter().any(|i| i.id == "d"));
     assert!(
-        reg.nodes().await.unwrap().iter().any(|n| n.node == "n1"),
+        // Right after quorum returns one call may still meet a connection being re-made.
+        eventually(|| reg.nodes())
+            .await
+            .iter()
+            .any(|n| n.node == "n1"),
         "the node's lease outlived the outage"
     );
 }
