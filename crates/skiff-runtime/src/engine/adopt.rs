@@ -126,7 +126,13 @@ impl Runtime {
                 }
             };
             if let Some(k) = kept_by_id.remove(&id) {
-                rt.attach_stdio(&c, k.stdio);
+                if was_alive {
+                    rt.attach_stdio(&c, k.stdio);
+                    continue;
+                }
+                // The old daemon died between the spawn and recording the start: the start
+                // never completed, so its process goes (below) and the record stays created.
+                kept_by_id.insert(id, k);
                 continue;
             }
             if was_alive {
@@ -144,6 +150,13 @@ impl Runtime {
                     at: crate::fsutil::now_nanos(),
                 }));
             }
+        }
+        // Kept processes no record owns as running (a daemon killed mid-start): nothing could
+        // ever stop them, so they are killed now and the keeper stops reporting on them.
+        for id in kept_by_id.into_keys() {
+            eprintln!("skiff: killing {id}: its start never completed (daemon restarted)");
+            let _ = rt.inner.keeper.signal(&id, None, libc::SIGKILL).await;
+            let _ = rt.inner.keeper.forget(&id, None).await;
         }
         for rec in missed {
             rt.on_exit(rec).await;
