@@ -11,7 +11,7 @@
 
 use crate::error::VolumeError;
 use skiff_sys::fsroot::{EntryKind, FsRootError, NodeKind, RootDir};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Copies `rootfs`'s content at `target` (an absolute in-container path) into `dest` (a
 /// volume's `_data`). Returns false when the rootfs has no directory there (nothing to copy).
@@ -24,28 +24,8 @@ pub fn copy_up(
     name: &str,
     shift: u32,
 ) -> Result<bool, VolumeError> {
-    let fail = |source: FsRootError| VolumeError::CopyUp {
-        name: name.to_string(),
-        target: target.to_string(),
-        source,
-    };
-    let image = RootDir::open(rootfs).map_err(fail)?;
-    let Some(src) = image.open_subdir(Path::new(target)).map_err(fail)? else {
-        return Ok(false);
-    };
-    let dst = RootDir::open(dest).map_err(fail)?;
-    copy_root_attrs(&src, dest, shift)
-        .map_err(|e| VolumeError::io("set owner and mode of", dest)(e))?;
-    let mut stack: Vec<PathBuf> = vec![PathBuf::new()];
-    while let Some(dir) = stack.pop() {
-        for child in src.read_dir(&dir).map_err(fail)? {
-            let rel = dir.join(child);
-            if copy_entry(&src, &dst, &rel, shift).map_err(fail)? {
-                stack.push(rel);
-            }
-        }
-    }
-    Ok(true)
+    // A plain rootfs is an image of one layer (it has no whiteouts or opaque dirs to apply).
+    crate::layered::copy_up_layers(&[rootfs.to_path_buf()], target, dest, name, shift)
 }
 
 /// The volume's root takes the owner and mode of the image's directory, as Docker does.
