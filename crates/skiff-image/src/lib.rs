@@ -28,6 +28,7 @@ pub mod ops;
 pub mod registry;
 pub mod runconfig;
 pub mod save;
+pub mod service_labels;
 mod stage;
 pub mod store;
 pub mod unpack;

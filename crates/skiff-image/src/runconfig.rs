@@ -10,8 +10,11 @@
 //! - `Volumes`: each image volume path the user did not mount becomes a new anonymous
 //!   volume (filled from the image at that path, as Docker does).
 //!
-//! Labels are deliberately not copied: some container labels carry security meaning here,
-//! and an image must not be able to set them.
+//! - `skiff.service*` labels: the services the container registers, unless the user gave
+//!   `--service` (see [`crate::service_labels`]).
+//!
+//! Labels are otherwise deliberately not copied: some container labels carry security
+//! meaning here, and an image must not be able to set them.
 
 use std::path::PathBuf;
 
@@ -19,19 +22,31 @@ use skiff_types::mount::{MountSpec, MountType};
 use skiff_types::{ContainerSpec, HealthCheck, HealthProbe};
 
 use crate::digest::Digest;
+use crate::error::ImageError;
 use crate::oci::{ContainerConfig, Healthcheck};
 
 const DEFAULT_INTERVAL_MS: u64 = 30_000;
 const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 const DEFAULT_RETRIES: u32 = 3;
 
-/// Fills `spec` from the image `id` (layers bottom first, and its config).
+/// Fills `spec` from the image `id` (layers bottom first, and its config); fails (changing
+/// nothing) only on service labels that cannot be honoured.
 pub fn apply_image_config(
     spec: &mut ContainerSpec,
     id: &Digest,
     layers: &[PathBuf],
     cfg: &ContainerConfig,
-) {
+) -> Result<(), ImageError> {
+    if spec.services.is_empty() {
+        if let Some(labels) = &cfg.labels {
+            let exposed: Vec<String> = cfg
+                .exposed_ports
+                .iter()
+                .flat_map(|m| m.keys().cloned())
+                .collect();
+            spec.services = crate::service_labels::image_services(labels, &exposed)?;
+        }
+    }
     spec.image_id = Some(id.to_string());
     spec.rootfs_layers = layers
         .iter()
@@ -82,6 +97,7 @@ pub fn apply_image_config(
     if spec.health.is_none() && !spec.no_healthcheck {
         spec.health = cfg.healthcheck.as_ref().and_then(health_check);
     }
+    Ok(())
 }
 
 /// `/data/` and `data` as `/data`: an image's VOLUME paths are compared with mount targets.
@@ -160,7 +176,7 @@ mod tests {
     #[test]
     fn image_defaults_fill_an_empty_spec() {
         let mut s = ContainerSpec::default();
-        apply_image_config(&mut s, &id(), &[PathBuf::from("/l0")], &cfg());
+        apply_image_config(&mut s, &id(), &[PathBuf::from("/l0")], &cfg()).unwrap();
         assert_eq!(s.argv(), ["/entry", "default"]);
         assert_eq!(s.env, ["PATH=/bin", "A=image"]);
         assert_eq!(s.working_dir.as_deref(), Some("/app"));
@@ -186,7 +202,7 @@ mod tests {
             working_dir: Some("/w".into()),
             ..Default::default()
         };
-        apply_image_config(&mut s, &id(), &[], &cfg());
+        apply_image_config(&mut s, &id(), &[], &cfg()).unwrap();
         assert_eq!(s.argv(), ["/entry", "mine"]);
         assert_eq!(s.env, ["PATH=/bin", "A=user", "B=new"]);
         assert_eq!(s.working_dir.as_deref(), Some("/w"));
@@ -195,13 +211,13 @@ mod tests {
             entrypoint: Some(vec!["/bin/sh".into()]),
             ..Default::default()
         };
-        apply_image_config(&mut s, &id(), &[], &cfg());
+        apply_image_config(&mut s, &id(), &[], &cfg()).unwrap();
         assert_eq!(s.argv(), ["/bin/sh"]);
         let mut s = ContainerSpec {
             entrypoint: Some(Vec::new()),
             ..Default::default()
         };
-        apply_image_config(&mut s, &id(), &[], &cfg());
+        apply_image_config(&mut s, &id(), &[], &cfg()).unwrap();
         assert_eq!(s.argv(), ["default"]);
     }
 
@@ -222,11 +238,39 @@ mod tests {
             target: "/cache".into(),
             ..MountSpec::default()
         });
-        apply_image_config(&mut s, &id(), &[PathBuf::from("/l0")], &c);
+        apply_image_config(&mut s, &id(), &[PathBuf::from("/l0")], &c).unwrap();
         assert_eq!(s.mounts.len(), 2, "{:?}", s.mounts);
         assert_eq!(s.mounts[0].source, "mine");
         assert_eq!(s.mounts[1].target, "/data");
         assert!(s.mounts[1].source.is_empty(), "anonymous");
+    }
+
+    #[test]
+    fn label_services_unless_the_user_declared_some() {
+        let mut c = cfg();
+        c.labels = Some([("skiff.service".to_string(), "web".to_string())].into());
+        let mut s = ContainerSpec::default();
+        apply_image_config(&mut s, &id(), &[], &c).unwrap();
+        assert_eq!(
+            (s.services[0].name.as_str(), s.services[0].port),
+            ("web", 80)
+        );
+        // --service replaces the labels, even ones that could not be honoured.
+        c.labels = Some([("skiff.service".to_string(), "Bad".to_string())].into());
+        let mut s = ContainerSpec {
+            services: vec![skiff_types::ServiceDecl {
+                name: "mine".into(),
+                port: 9,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        apply_image_config(&mut s, &id(), &[], &c).unwrap();
+        assert_eq!(s.services.len(), 1);
+        assert_eq!(s.services[0].name, "mine");
+        let mut s = ContainerSpec::default();
+        assert!(apply_image_config(&mut s, &id(), &[], &c).is_err());
+        assert!(s.image_id.is_none(), "nothing applied on error");
     }
 
     #[test]

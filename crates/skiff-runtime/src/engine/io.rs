@@ -26,6 +26,8 @@ pub struct Session {
 /// An exec the daemon is running.
 pub(super) struct ExecState {
     container: String,
+    /// Host pid of the exec'd process (for `kill_exec`).
+    pub(super) pid: i32,
     output: mpsc::UnboundedSender<Frame>,
     pumps: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -219,7 +221,7 @@ impl Runtime {
             },
             cgroup_procs: self.cgroup_of(&c).procs_files(),
         };
-        let (_pid, stdio) = self
+        let (pid, stdio) = self
             .inner
             .keeper
             .exec(c.id.as_str(), &exec_id, launch)
@@ -254,6 +256,7 @@ impl Runtime {
             .collect();
         let state = ExecState {
             container: c.id.to_string(),
+            pid,
             output: out_tx,
             pumps,
         };

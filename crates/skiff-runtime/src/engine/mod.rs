@@ -5,9 +5,11 @@
 //!
 //! Files: `mod.rs` (state, create, queries), `lifecycle.rs` (start, stop,
 //! kill, pause, remove, exits and restarts), `io.rs` (output pumps, attach,
-//! exec, logs), `adopt.rs` (picking up containers after a daemon restart).
+//! exec, logs), `exec_kill.rs` (ending an exec's whole process tree), `adopt.rs`
+//! (picking up containers after a daemon restart).
 
 mod adopt;
+mod exec_kill;
 mod io;
 mod lifecycle;
 mod names;

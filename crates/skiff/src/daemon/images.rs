@@ -62,7 +62,12 @@ pub async fn resolve_spec(
             format!("image {} has no layers", info.id.short()),
         ));
     }
-    apply_image_config(&mut spec, &info.id, &layers, &info.config);
+    apply_image_config(&mut spec, &info.id, &layers, &info.config).map_err(|e| {
+        ApiError::new(
+            ErrorKind::Invalid,
+            format!("image {}: {e}", info.id.short()),
+        )
+    })?;
     Ok(spec)
 }
 

@@ -2,6 +2,11 @@
 //! runtime's exec, as `docker exec` would), an HTTP GET, or a TCP connect,
 //! each bounded by the check's timeout. The verdict is the registry's
 //! health state machine's business; this only reports what happened.
+//!
+//! A command probe that times out (or is abandoned) is killed with every
+//! process it started: its session holds a guard that, when dropped before
+//! the exit arrived, has the runtime kill the exec's process tree. Otherwise
+//! each timed-out `sleep`-like probe would live on in the container.
 
 use skiff_registry::health::{ProbeOutcome, ProbeRun, OUTPUT_LIMIT};
 use skiff_runtime::Runtime;
@@ -64,7 +69,19 @@ async fn exec(rt: &Runtime, id: &str, argv: &[String]) -> ProbeOutcome {
         cmd: argv.to_vec(),
         ..Default::default()
     };
-    let mut session = match rt.exec(id, spec).await {
+    // The launch runs on its own task: a timeout that cancels this future
+    // mid-launch must not leave a process nobody holds (it is killed instead).
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (launcher, id) = (rt.clone(), id.to_owned());
+    tokio::spawn(async move {
+        if let Err(Ok(orphan)) = tx.send(launcher.exec(&id, spec).await) {
+            launcher.kill_exec(&orphan.id).await;
+        }
+    });
+    let Ok(launched) = rx.await else {
+        return failed("the health command could not be started");
+    };
+    let mut session = match launched {
         Ok(s) => s,
         Err(e) => {
             return ProbeOutcome::Failed {
@@ -72,6 +89,10 @@ async fn exec(rt: &Runtime, id: &str, argv: &[String]) -> ProbeOutcome {
                 output: e.message,
             }
         }
+    };
+    let mut guard = KillOnDrop {
+        rt: Some(rt.clone()),
+        exec_id: session.id.clone(),
     };
     let mut output = Vec::new();
     while let Some(frame) = session.output.recv().await {
@@ -82,6 +103,7 @@ async fn exec(rt: &Runtime, id: &str, argv: &[String]) -> ProbeOutcome {
             }
             FrameKind::Control => {
                 if let Ok(Control::Exit { exit_code, .. }) = serde_json::from_slice(&frame.data) {
+                    guard.rt = None; // it ended by itself
                     let output = String::from_utf8_lossy(&output).into_owned();
                     return match exit_code {
                         0 => ProbeOutcome::Passed { output },
@@ -96,6 +118,24 @@ async fn exec(rt: &Runtime, id: &str, argv: &[String]) -> ProbeOutcome {
         }
     }
     failed("the health command ended without an exit status")
+}
+
+/// Kills the exec `exec_id` (and its children) unless it was seen to exit.
+struct KillOnDrop {
+    rt: Option<Runtime>,
+    exec_id: String,
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let (Some(rt), Ok(handle)) = (self.rt.take(), tokio::runtime::Handle::try_current()) else {
+            return;
+        };
+        let exec_id = std::mem::take(&mut self.exec_id);
+        handle.spawn(async move {
+            rt.kill_exec(&exec_id).await;
+        });
+    }
 }
 
 async fn http(to: SocketAddr, path: &str) -> ProbeOutcome {
