@@ -3,6 +3,8 @@
 //! rootfs built once per test process. Everything is torn down on drop.
 #![allow(dead_code)]
 
+mod cleanup;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -41,8 +43,29 @@ pub fn rootfs() -> &'static Path {
             "rootfs.sh: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        remove_at_exit(&dir);
         dir
     })
+}
+
+/// Removes `dir` once this test process is gone, however it ends: a helper
+/// waits for EOF on a pipe whose only writer this process holds until exit.
+fn remove_at_exit(dir: &Path) {
+    static KEEP: std::sync::Mutex<Vec<Child>> = std::sync::Mutex::new(Vec::new());
+    let child = Command::new("sh")
+        .args([
+            "-c",
+            "cat >/dev/null; exec rm -rf --one-file-system \"$1\"",
+            "sh",
+        ])
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    if let Ok(c) = child {
+        KEEP.lock().unwrap_or_else(|p| p.into_inner()).push(c);
+    }
 }
 
 pub struct Daemon {
@@ -76,6 +99,13 @@ impl Daemon {
     }
 
     fn spawn(&mut self) {
+        if !self.try_spawn() {
+            panic!("daemon did not come up; log:\n{}", self.log());
+        }
+    }
+
+    /// Starts the daemon and waits for its socket; false if it did not come up.
+    fn try_spawn(&mut self) -> bool {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -97,11 +127,11 @@ impl Daemon {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if std::os::unix::net::UnixStream::connect(&self.socket).is_ok() {
-                return;
+                return true;
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        panic!("daemon did not come up; log:\n{}", self.log());
+        false
     }
 
     /// Each test daemon has its own default bridge (and so its own subnet).
@@ -227,7 +257,20 @@ impl Daemon {
 }
 
 impl Drop for Daemon {
+    /// Leaves nothing behind, even when the test killed the daemon: a dead
+    /// daemon is started again (it adopts its containers) so that `rm -f` and
+    /// its own idle shutdown remove containers, bridge and nft elements; then
+    /// whatever is left in this daemon's cgroups, mounts and bridge is swept.
     fn drop(&mut self) {
+        let alive = self
+            .child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)));
+        if !alive {
+            self.child = None;
+            let _ = std::fs::remove_file(&self.socket);
+            self.try_spawn();
+        }
         if self.child.is_some() {
             let ids = self.skiff(&["ps", "-aq"]);
             for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
@@ -247,6 +290,7 @@ impl Drop for Daemon {
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
+        cleanup::sweep(self.root.path(), &self.cgroup_parent(), &self.bridge());
     }
 }
 
