@@ -51,29 +51,50 @@ fn inst(service: &str, id: String) -> Instance {
     }
 }
 
-/// Time from starting `register` until a typed watcher of the service has the Add.
-async fn register_to_watch(reg: &Registry, node: &NodeSession, n: usize) -> Vec<Duration> {
+/// Time from starting `register` until a typed watcher of the service has the
+/// Add, and (to see where a tail comes from) until `register` returned (the
+/// store's commit, fsync included) and from then to the watcher.
+async fn register_to_watch(reg: &Registry, node: &NodeSession, n: usize) -> Split {
     let mut watch = reg.watch("lat", None).await.expect("watch");
     assert!(matches!(
         watch.next().await,
         Some(Ok(ServiceUpdate::Reset { .. }))
     ));
-    let mut out = Vec::with_capacity(n);
+    let mut out = Split::default();
     for i in 0..n {
         let started = Instant::now();
         let rev = node
             .register(&inst("lat", format!("i{}", i % 64)))
             .await
             .expect("register");
+        let committed = Instant::now();
         loop {
             match watch.next().await.expect("item").expect("ok") {
                 ServiceUpdate::Add { revision, .. } if revision == rev => break,
                 _ => continue,
             }
         }
-        out.push(started.elapsed());
+        out.total.push(started.elapsed());
+        out.commit.push(committed - started);
+        out.notify.push(committed.elapsed());
     }
     out
+}
+
+#[derive(Default)]
+struct Split {
+    total: Vec<Duration>,
+    commit: Vec<Duration>,
+    notify: Vec<Duration>,
+}
+
+impl Split {
+    /// Prints all three; returns the total's p99.
+    fn report(self, name: &str) -> Duration {
+        report(&format!("  {name}: register returned"), self.commit);
+        report(&format!("  {name}: returned -> watcher"), self.notify);
+        report(name, self.total)
+    }
 }
 
 /// The floor: etcd-client put + watch, no skiff code involved.
@@ -212,14 +233,12 @@ async fn main() {
     let node_etcd = reg_etcd.join("bench", ttl).await.expect("join etcd");
 
     println!("== registration -> typed watcher notified ({samples} sequential registrations) ==");
-    let redb_p99 = report(
-        "embedded redb (skiff registry)",
-        register_to_watch(&reg_redb, &node_redb, samples).await,
-    );
-    let etcd_p99 = report(
-        "etcd (skiff registry)",
-        register_to_watch(&reg_etcd, &node_etcd, samples).await,
-    );
+    let redb_p99 = register_to_watch(&reg_redb, &node_redb, samples)
+        .await
+        .report("embedded redb (skiff registry)");
+    let etcd_p99 = register_to_watch(&reg_etcd, &node_etcd, samples)
+        .await
+        .report("etcd (skiff registry)");
     let floor = report(
         "etcd (raw etcd-client put->watch, floor)",
         raw_etcd(&etcd.endpoints(), samples).await,

@@ -3,12 +3,15 @@
 //! reaper task that expires them.
 //!
 //! A watcher does not get events pushed by writers; it pulls rows from the
-//! log after its own position whenever the revision advances. So a slow
-//! watcher never blocks writers or buffers without bound, each event is
-//! delivered exactly once in log order, and a watcher that fell behind
-//! compaction is handed a fresh `Reset` instead of a gap.
+//! log after its own position whenever the revision advances (in its own
+//! `next`, no task in between). So a slow watcher never blocks writers or
+//! buffers without bound, each event is delivered exactly once in log order,
+//! and a watcher that fell behind compaction is handed a fresh `Reset`
+//! instead of a gap.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
@@ -16,7 +19,7 @@ use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::engine::{LogEvent, LogRow, Snapshot};
-use crate::watch::WatchSender;
+use crate::watch::{Pull, WatchItem};
 use crate::{LeaseId, Revision, StoreError, StoreFuture, Watch, WatchEvent};
 
 /// Log rows read per wake-up of a watcher.
@@ -53,7 +56,7 @@ pub(crate) fn publish(revisions: &watch::Sender<Revision>, revision: Revision) {
 }
 
 /// Starts a watcher: the snapshot is read now (so a bad revision fails the
-/// call), then a task feeds `Reset` and every later change.
+/// call); the consumer then pulls `Reset` and every later change itself.
 pub(crate) fn start_watch<B: LocalBackend>(
     backend: &Arc<B>,
     prefix: &str,
@@ -64,43 +67,59 @@ pub(crate) fn start_watch<B: LocalBackend>(
         Err(StoreError::Compacted { .. }) => backend.read_snapshot(prefix, None)?,
         other => other?,
     };
-    let weak = Arc::downgrade(backend);
-    let prefix = prefix.to_owned();
-    Ok(Watch::spawn(move |tx| {
-        follow(weak, revisions, prefix, snap, tx)
-    }))
+    let follower = Follower {
+        backend: Arc::downgrade(backend),
+        revisions,
+        prefix: prefix.to_owned(),
+        last: snap.revision,
+        pending: VecDeque::from([Ok(WatchEvent::Reset {
+            kvs: snap.kvs,
+            revision: snap.revision,
+        })]),
+        ended: false,
+    };
+    Ok(Watch::pulled(follower))
 }
 
-async fn follow<B: LocalBackend>(
+/// A consumer's position in the log and the events read but not yet taken.
+struct Follower<B> {
     backend: Weak<B>,
-    mut revisions: watch::Receiver<Revision>,
+    revisions: watch::Receiver<Revision>,
     prefix: String,
-    snap: Snapshot,
-    tx: WatchSender,
-) {
-    let mut last = snap.revision;
-    let reset = WatchEvent::Reset {
-        kvs: snap.kvs,
-        revision: snap.revision,
-    };
-    if tx.send(Ok(reset)).await.is_err() {
-        return;
-    }
-    loop {
-        if revisions.wait_for(|r| *r > last).await.is_err() {
-            return;
-        }
-        let Some(store) = backend.upgrade() else {
-            return;
-        };
-        let items = next_items(store.as_ref(), &prefix, &mut last);
-        drop(store);
-        for item in items {
-            let fatal = item.is_err();
-            if tx.send(item).await.is_err() || fatal {
-                return;
+    last: Revision,
+    pending: VecDeque<Result<WatchEvent, StoreError>>,
+    /// After an error item (or a closed store) the stream is over.
+    ended: bool,
+}
+
+impl<B: LocalBackend> Pull for Follower<B> {
+    fn next(&mut self) -> Pin<Box<dyn Future<Output = WatchItem> + Send + '_>> {
+        Box::pin(async move {
+            loop {
+                if let Some(item) = self.pending.pop_front() {
+                    if item.is_err() {
+                        self.ended = true;
+                        self.pending.clear();
+                    }
+                    return Some(item);
+                }
+                if self.ended {
+                    return None;
+                }
+                // Cancel-safe: nothing is taken from the log until the wait is over.
+                let last = self.last;
+                if self.revisions.wait_for(|r| *r > last).await.is_err() {
+                    self.ended = true;
+                    return None;
+                }
+                let Some(store) = self.backend.upgrade() else {
+                    self.ended = true;
+                    return None;
+                };
+                let items = next_items(store.as_ref(), &self.prefix, &mut self.last);
+                self.pending.extend(items);
             }
-        }
+        })
     }
 }
 

@@ -139,7 +139,7 @@ impl RedbInner {
         f: impl FnOnce(&mut WriteView<'_>, u64) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
         let this = Arc::clone(self);
-        let (result, revision) = blocking(move || {
+        blocking(move || {
             let tx = this
                 .db
                 .begin_write()
@@ -149,11 +149,11 @@ impl RedbInner {
             let revision = view.revision()?;
             drop(view);
             tx.commit().map_err(|e| db_err("commit", e))?;
-            Ok((result, revision))
+            // Wake the watchers from here, not after this task is scheduled again.
+            local::publish(&this.revisions, revision);
+            Ok(result)
         })
-        .await?;
-        local::publish(&self.revisions, revision);
-        Ok(result)
+        .await
     }
 
     async fn apply(self: &Arc<Self>, txn: Txn) -> Result<engine::Applied, StoreError> {
