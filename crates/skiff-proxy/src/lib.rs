@@ -13,8 +13,13 @@
 //!
 //! ```text
 //!  ServiceUpdate --feed--> Balancer{ArcSwap<BackendSet>} --claim--> Backend
-//!  client --http::handle / tcp::pipe--> forward (pool, retries) --> backend
+//!  client --http::serve_connection / tcp::pipe--> forward (pool, retries) --> backend
 //! ```
+//!
+//! HTTP mode runs on its own HTTP/1.1 codec (httparse for heads, `chunked`
+//! for bodies, `relay` to stream them): one task per client connection and
+//! no per-request allocation on the hot path. hyper serves only the admin
+//! listener.
 
 #![forbid(unsafe_code)]
 
@@ -22,17 +27,19 @@ pub mod admin;
 pub mod ambassador;
 pub mod backend;
 pub mod balancer;
-pub mod body;
 pub mod budget;
+mod buf;
+pub mod chunked;
+pub mod codec;
 pub mod config;
 pub mod error;
 mod forward;
-pub mod headers;
 pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod pick;
 mod pool;
+mod relay;
 pub mod tcp;
 
 pub use ambassador::Ambassador;
