@@ -18,6 +18,7 @@
 //! refused (the request-smuggling cases of RFC 9112 6.1 and 6.3).
 
 use std::io::Write;
+use std::mem::MaybeUninit;
 
 /// Longest head accepted, in bytes.
 pub const MAX_HEAD: usize = 64 * 1024;
@@ -162,9 +163,9 @@ pub fn request(
     client_ip: &str,
     out: &mut Vec<u8>,
 ) -> Result<Option<RequestHead>, HeadError> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut fields);
-    let len = match req.parse(buf) {
+    let mut fields = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    let len = match req.parse_with_uninit_headers(buf, &mut fields) {
         Ok(httparse::Status::Complete(n)) if n <= MAX_HEAD => n,
         Ok(httparse::Status::Complete(_)) | Err(httparse::Error::TooManyHeaders) => {
             return Err(HeadError::TooLarge)
@@ -240,17 +241,13 @@ pub fn request(
         header(out, b"host", a);
     }
     let mut xff = false;
-    for h in req.headers.iter() {
+    copy_lines(buf, req.headers, len, out, |h| {
         let n = h.name;
-        if hop_by_hop(n, &listed)
+        !(hop_by_hop(n, &listed)
             || is(n, "content-length")
             || (expect && is(n, "expect"))
-            || is(n, "x-forwarded-for")
-        {
-            continue;
-        }
-        header(out, n.as_bytes(), h.value);
-    }
+            || is(n, "x-forwarded-for"))
+    });
     for h in req.headers.iter().filter(|h| is(h.name, "x-forwarded-for")) {
         out.extend_from_slice(if xff { b", " } else { b"x-forwarded-for: " });
         out.extend_from_slice(h.value);
@@ -296,9 +293,13 @@ pub fn response(
     req: &RequestHead,
     out: &mut Vec<u8>,
 ) -> Result<Option<ResponseHead>, HeadError> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut fields);
-    let len = match resp.parse(buf) {
+    let mut fields = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut []);
+    let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut resp,
+        buf,
+        &mut fields,
+    ) {
         Ok(httparse::Status::Complete(n)) if n <= MAX_HEAD => n,
         Ok(httparse::Status::Complete(_)) | Err(httparse::Error::TooManyHeaders) => {
             return Err(HeadError::TooLarge)
@@ -351,20 +352,32 @@ pub fn response(
     let reusable = !close && (minor == 1 || ka) && body != Framing::UntilClose && !switching;
     let client_keep_alive = req.keep_alive && body != Framing::UntilClose && !dechunk;
 
-    let _ = write!(out, "HTTP/1.1 {status} ");
-    out.extend_from_slice(resp.reason.unwrap_or("").as_bytes());
+    // the status line as sent, as HTTP/1.1
+    let first = resp
+        .headers
+        .first()
+        .map_or(head_end(buf, len), |h| line_start(buf, h));
+    let from = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(0);
+    let line = &buf[(from + 8).min(first)..first];
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    out.extend_from_slice(b"HTTP/1.1");
+    out.extend_from_slice(line.strip_suffix(b"\r").unwrap_or(line));
     out.extend_from_slice(b"\r\n");
-    for h in resp.headers.iter() {
+    let mut cl_kept = false;
+    copy_lines(buf, resp.headers, len, out, |h| {
         let n = h.name;
-        if hop_by_hop(n, &listed) || (is(n, "content-length") && body != Framing::None) {
-            continue;
+        if is(n, "content-length") {
+            // once, and only where it does not contradict the framing
+            let keep = !cl_kept && matches!(body, Framing::None | Framing::Length(_));
+            cl_kept = true;
+            return keep;
         }
-        header(out, n.as_bytes(), h.value);
-    }
+        !hop_by_hop(n, &listed)
+    });
     match body {
-        Framing::Length(n) => {
-            let _ = write!(out, "content-length: {n}\r\n");
-        }
         Framing::Chunked if !dechunk => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
         _ => {}
     }
@@ -387,6 +400,50 @@ pub fn response(
     }))
 }
 
+/// Where a header's line starts in `buf` (httparse's slices point into it).
+fn line_start(buf: &[u8], h: &httparse::Header) -> usize {
+    h.name.as_ptr() as usize - buf.as_ptr() as usize
+}
+
+/// Where the empty line that ends a head of `len` bytes starts.
+fn head_end(buf: &[u8], len: usize) -> usize {
+    len - if buf[..len].ends_with(b"\r\n") { 2 } else { 1 }
+}
+
+/// Appends the header lines `keep` accepts to `out`, copying runs of
+/// adjacent kept lines at once. Lines are copied as received; a line that
+/// ended in a bare LF is re-terminated with CRLF.
+fn copy_lines(
+    buf: &[u8],
+    headers: &[httparse::Header],
+    len: usize,
+    out: &mut Vec<u8>,
+    mut keep: impl FnMut(&httparse::Header) -> bool,
+) {
+    let end = head_end(buf, len);
+    let mut run: Option<usize> = None;
+    for (i, h) in headers.iter().enumerate() {
+        let start = line_start(buf, h);
+        let next = headers.get(i + 1).map_or(end, |n| line_start(buf, n));
+        let bare_lf = buf[next - 2] != b'\r';
+        let kept = keep(h);
+        if kept && !bare_lf {
+            run.get_or_insert(start);
+            continue;
+        }
+        if let Some(r) = run.take() {
+            out.extend_from_slice(&buf[r..start]);
+        }
+        if bare_lf && kept {
+            out.extend_from_slice(&buf[start..next - 1]);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    if let Some(r) = run {
+        out.extend_from_slice(&buf[r..end]);
+    }
+}
+
 /// A complete local answer (503, 502, 400, ...) with a text body.
 pub fn local(out: &mut Vec<u8>, status: u16, reason: &str, text: &str, close: bool) {
     out.clear();
@@ -397,3 +454,7 @@ pub fn local(out: &mut Vec<u8>, status: u16, reason: &str, text: &str, close: bo
         if close { "connection: close\r\n" } else { "" },
     );
 }
+
+#[cfg(test)]
+#[path = "codec_tests.rs"]
+mod tests;

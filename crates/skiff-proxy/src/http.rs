@@ -22,6 +22,7 @@ use crate::backend::{Backend, InflightGuard};
 use crate::balancer::Balancer;
 use crate::buf::Buf;
 use crate::codec::{self, Framing, HeadError, RequestHead};
+use crate::deadline::Deadline;
 use crate::error::{ProxyError, TryError};
 use crate::forward::{connection, response_head, send};
 use crate::pool::Upstream;
@@ -60,6 +61,7 @@ pub async fn serve_connection(balancer: Arc<Balancer>, stream: TcpStream, peer: 
         req: Vec::with_capacity(1024),
         out: Vec::with_capacity(1024),
     };
+    let mut deadline = Deadline::default();
     loop {
         let head = match c.read_head().await {
             Ok(Some(h)) => h,
@@ -75,7 +77,7 @@ pub async fn serve_connection(balancer: Arc<Balancer>, stream: TcpStream, peer: 
                 return;
             }
         };
-        if let Next::Close = c.exchange(head).await {
+        if let Next::Close = c.exchange(head, &mut deadline).await {
             return;
         }
     }
@@ -145,8 +147,8 @@ impl Conn {
         Next::KeepAlive
     }
 
-    /// Proxies one request and its response.
-    async fn exchange(&mut self, head: RequestHead) -> Next {
+    /// Proxies one request and its response; `deadline` bounds each try.
+    async fn exchange(&mut self, head: RequestHead, deadline: &mut Deadline) -> Next {
         let bal = self.bal.clone();
         bal.metrics.requests.inc();
         bal.budget.deposit(bal.now());
@@ -194,14 +196,14 @@ impl Conn {
                 Ok(mut up) => {
                     self.out.clear();
                     let try_once = self.try_once(&head, &mut up, &mut body, &mut continued, addr);
-                    match tokio::time::timeout(cfg.per_try_timeout, try_once).await {
-                        Ok(Ok(resp)) => {
+                    match deadline.run(cfg.per_try_timeout, try_once).await {
+                        Some(Ok(resp)) => {
                             backend.health.on_success();
                             return self.respond(resp, up, guard, started).await;
                         }
-                        Ok(Err(None)) => return Next::Close, // the client left or sent a bad body
-                        Ok(Err(Some(e))) => e,
-                        Err(_) => TryError::Timeout { addr },
+                        Some(Err(None)) => return Next::Close, // the client left or sent a bad body
+                        Some(Err(Some(e))) => e,
+                        None => TryError::Timeout { addr },
                     }
                 }
             };

@@ -32,6 +32,7 @@ mod buf;
 pub mod chunked;
 pub mod codec;
 pub mod config;
+mod deadline;
 pub mod error;
 mod forward;
 pub mod health;
