@@ -33,6 +33,9 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// How long the rest of a request head may take once its first bytes came.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bounds of the read-and-drop after an answer that closes the connection.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 1 << 20;
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// Serves HTTP on `listener` until an unrecoverable accept error.
@@ -141,10 +144,36 @@ impl Conn {
     async fn local(&mut self, status: u16, reason: &str, text: &str, close: bool) -> Next {
         self.bal.metrics.response(status);
         codec::local(&mut self.out, status, reason, text, close);
-        if write_all(&mut self.io, &self.out).await.is_err() || close {
+        if write_all(&mut self.io, &self.out).await.is_err() {
+            return Next::Close;
+        }
+        if close {
+            self.linger().await;
             return Next::Close;
         }
         Next::KeepAlive
+    }
+
+    /// Closes after an answer the client may not have finished sending
+    /// for: send FIN, then read and drop what still comes (bounded), so the
+    /// kernel does not answer unread bytes with a reset that could destroy
+    /// the answer before the client reads it.
+    async fn linger(&mut self) {
+        use tokio::io::AsyncWriteExt;
+        if self.io.shutdown().await.is_err() {
+            return;
+        }
+        let mut left = LINGER_BYTES;
+        let drain = async {
+            while left > 0 {
+                self.buf.consume(usize::MAX);
+                match self.buf.fill(&mut self.io).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => left = left.saturating_sub(n),
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER_TIME, drain).await;
     }
 
     /// Proxies one request and its response; `deadline` bounds each try.
