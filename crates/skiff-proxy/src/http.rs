@@ -31,6 +31,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 
+/// How long a client connection may wait for its next request.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 /// How long the rest of a request head may take once its first bytes came.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bounds of the read-and-drop after an answer that closes the connection.
@@ -66,7 +68,7 @@ pub async fn serve_connection(balancer: Arc<Balancer>, stream: TcpStream, peer: 
     };
     let mut deadline = Deadline::default();
     loop {
-        let head = match c.read_head().await {
+        let head = match c.read_head(&mut deadline).await {
             Ok(Some(h)) => h,
             Ok(None) => return,
             Err(e) => {
@@ -115,7 +117,7 @@ enum Body {
 }
 
 impl Conn {
-    async fn read_head(&mut self) -> Result<Option<RequestHead>, HeadError> {
+    async fn read_head(&mut self, idle: &mut Deadline) -> Result<Option<RequestHead>, HeadError> {
         let mut deadline = None;
         loop {
             if !self.buf.is_empty() {
@@ -125,7 +127,10 @@ impl Conn {
                 }
             }
             let read = if self.buf.is_empty() {
-                self.buf.fill(&mut self.io).await
+                match idle.run(IDLE_TIMEOUT, self.buf.fill(&mut self.io)).await {
+                    Some(r) => r,
+                    None => return Ok(None), // idle too long between requests
+                }
             } else {
                 // a partial head: bound the wait for the rest (slow clients)
                 let d = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + HEAD_TIMEOUT);
