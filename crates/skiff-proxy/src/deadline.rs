@@ -5,7 +5,9 @@
 //! one `Sleep` per connection stays armed; a use only moves the real
 //! deadline forward in a plain field. When the timer fires before the real
 //! deadline it is re-armed once, so a busy connection pays about one timer
-//! registration per timeout period instead of one per request.
+//! registration per timeout period instead of one per request. The HTTP
+//! proxy uses one per client connection, in turn for the keep-alive idle
+//! wait and for each try's per-try timeout.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -190,12 +190,9 @@ impl Conn {
         let mut body = match head.body {
             Framing::None => Body::Kept,
             Framing::Length(n) if n <= cfg.retry.replay_limit as u64 => {
-                if self
-                    .keep_body(n as usize, head.expect_continue)
-                    .await
-                    .is_err()
-                {
-                    return Next::Close;
+                let read = self.keep_body(n as usize, head.expect_continue);
+                if !matches!(deadline.run(IDLE_TIMEOUT, read).await, Some(Ok(()))) {
+                    return Next::Close; // the client left or stalled mid-body
                 }
                 Body::Kept
             }
