@@ -282,3 +282,33 @@ fn psi_freezes_and_turning_the_freezer_off_releases_only_its_own() {
 fn skiff_sys_psi_missing() -> bool {
     std::fs::read_to_string("/proc/pressure/cpu").is_err()
 }
+
+#[test]
+fn bad_freezer_flags_stop_the_daemon_before_it_starts() {
+    let root = tempfile::tempdir().unwrap();
+    let sock = root.path().join("s.sock");
+    for (flags, want) in [
+        (
+            &["--batch-pressure-low", "70"][..],
+            "--batch-pressure-low 70 must be below",
+        ),
+        (
+            &["--batch-pressure-high", "101"][..],
+            "--batch-pressure-high 101",
+        ),
+        (&["--batch-pressure-window", "200ms"][..], "at least 1s"),
+        (&["--batch-pressure", "maybe"][..], "--batch-pressure"),
+    ] {
+        let out = std::process::Command::new(common::skiff_bin())
+            .args(["--root", root.path().to_str().unwrap()])
+            .args(["--host", &format!("unix://{}", sock.display())])
+            .arg("daemon")
+            .args(flags)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flags:?} started a daemon");
+        assert!(err.contains(want), "{flags:?}: {err}");
+        assert!(!sock.exists(), "{flags:?} left a socket");
+    }
+}

@@ -59,6 +59,7 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.root)
         .with_context(|| format!("create state directory {}", args.root.display()))?;
     let _lock = lock_root(&args.root)?;
+    let freezer = pressure::Freezer::prepare(&args.pressure, &psi_files(&args))?;
     skiff_sys::signals::set_child_subreaper().context("set child subreaper")?;
     let _fast_attach = fast_attach(&args.root);
     std::fs::write(args.root.join("daemon.pid"), std::process::id().to_string())?;
@@ -105,7 +106,7 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
             ttl: args.node_ttl,
         };
         let health = services::spawn(engine.clone(), registry.clone(), agent);
-        pressure::spawn(engine.clone(), args.pressure.clone(), &psi_files(&args))?;
+        freezer.spawn(engine.clone());
         let shutdown = async {
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -38,24 +38,44 @@ pub struct PressureConfig {
 
 const TICK: Duration = Duration::from_secs(1);
 
-/// Starts the freezer (or, when disabled, thaws what a previous daemon froze).
-/// `psi_files`: PSI files in order of preference. Fails only when `psi` was
-/// demanded and the kernel has none.
-pub fn spawn(rt: Runtime, cfg: PressureConfig, psi_files: &[PathBuf]) -> anyhow::Result<()> {
-    if !cfg.enabled {
-        tokio::spawn(async move { release_all(&rt).await });
-        return Ok(());
+/// The freezer, its signal source chosen and checked before the daemon
+/// touches anything (a `psi` demand on a kernel without PSI stops the start).
+pub enum Freezer {
+    On(Thresholds, Sampler),
+    /// Disabled: it only thaws, once, what a previous daemon froze.
+    Off,
+}
+
+impl Freezer {
+    /// `psi_files`: PSI files in order of preference.
+    pub fn prepare(cfg: &PressureConfig, psi_files: &[PathBuf]) -> anyhow::Result<Freezer> {
+        if !cfg.enabled {
+            return Ok(Freezer::Off);
+        }
+        Ok(Freezer::On(
+            cfg.thresholds,
+            Sampler::choose(cfg.source, psi_files)?,
+        ))
     }
-    let sampler = Sampler::choose(cfg.source, psi_files)?;
-    eprintln!(
-        "skiff daemon: batch freezer on: {}; freeze above {}%, thaw below {}%, window {:?}",
-        sampler.describe(),
-        cfg.thresholds.high,
-        cfg.thresholds.low,
-        cfg.thresholds.window
-    );
-    tokio::spawn(run(rt, cfg.thresholds, sampler));
-    Ok(())
+
+    /// Starts the task on the current tokio runtime.
+    pub fn spawn(self, rt: Runtime) {
+        match self {
+            Freezer::Off => {
+                tokio::spawn(async move { release_all(&rt).await });
+            }
+            Freezer::On(t, sampler) => {
+                eprintln!(
+                    "skiff daemon: batch freezer on: {}; freeze above {}%, thaw below {}%, window {:?}",
+                    sampler.describe(),
+                    t.high,
+                    t.low,
+                    t.window
+                );
+                tokio::spawn(run(rt, t, sampler));
+            }
+        }
+    }
 }
 
 /// Thaws every container the freezer froze (the feature was turned off).
