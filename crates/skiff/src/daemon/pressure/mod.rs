@@ -20,7 +20,7 @@
 pub mod policy;
 pub mod signal;
 
-use policy::{Action, BatchState, Candidate, Policy, Thresholds};
+use policy::{Action, BatchState, Candidate, Policy, Sample, Thresholds};
 use signal::{Sampler, SourceChoice};
 use skiff_runtime::Runtime;
 use skiff_types::{labels, ContainerInfo, ContainerStatus, PauseReason};
@@ -111,7 +111,13 @@ async fn run(rt: Runtime, thresholds: Thresholds, mut sampler: Sampler) {
         };
         let pressure = sampler.sample(epoch.elapsed(), usage);
         let cands: Vec<Candidate> = infos.iter().filter_map(candidate).collect();
-        let Some(action) = policy.step(epoch.elapsed(), pressure, &cands) else {
+        let sample = Sample {
+            pressure,
+            services_running: infos
+                .iter()
+                .any(|i| !is_batch(i) && i.state.status == ContainerStatus::Running),
+        };
+        let Some(action) = policy.step(epoch.elapsed(), sample, &cands) else {
             continue;
         };
         act(

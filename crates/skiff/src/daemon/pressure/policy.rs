@@ -13,6 +13,9 @@
 //!   observe again: one thaw per hold time.
 //! - Between `low` and `high`, or without a sample, both streaks are broken:
 //!   nothing moves.
+//! - **Nothing to yield to**: while no service container runs, pressure counts
+//!   as low whatever it reads: batch jobs are never frozen for their own (or
+//!   a non-skiff process's) demand, and frozen ones are thawed one per hold.
 //! - **Oscillation**: host PSI also measures the batch jobs' own demand, which
 //!   disappears when they are frozen, so pressure falls because of the freeze
 //!   itself; thawing then brings it back. A freeze within `3 * window` after a
@@ -48,6 +51,22 @@ pub struct Candidate {
     pub id: String,
     pub priority: i64,
     pub state: BatchState,
+}
+
+/// One tick's observation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Percent (0-100); None when no sample could be taken.
+    pub pressure: Option<f64>,
+    /// Whether any service (non-batch) container is running.
+    pub services_running: bool,
+}
+
+enum Level {
+    High,
+    Low,
+    Between,
+    Unknown,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,17 +105,25 @@ impl Policy {
         self.cfg.window * (1u32 << self.bounces)
     }
 
-    /// One tick: `now` is a monotonic time from the caller, `pressure` the
-    /// tick's sample (None: none could be taken).
+    /// One tick: `now` is a monotonic time from the caller, `sample` the
+    /// tick's pressure and whether any service container runs.
     pub fn step(
         &mut self,
         now: Duration,
-        pressure: Option<f64>,
+        sample: Sample,
         candidates: &[Candidate],
     ) -> Option<Action> {
         self.forgive(now);
-        match pressure {
-            Some(p) if p > self.cfg.high => {
+        let level = match (sample.services_running, sample.pressure) {
+            // Nothing to yield to: batch work must not wait on its own pressure.
+            (false, _) => Level::Low,
+            (true, None) => Level::Unknown,
+            (true, Some(p)) if p > self.cfg.high => Level::High,
+            (true, Some(p)) if p < self.cfg.low => Level::Low,
+            (true, Some(_)) => Level::Between,
+        };
+        match level {
+            Level::High => {
                 self.below_since = None;
                 let since = *self.above_since.get_or_insert(now);
                 if now.saturating_sub(since) < self.cfg.window {
@@ -110,7 +137,7 @@ impl Policy {
                 }
                 Some(Action::Freeze(victim.id.clone()))
             }
-            Some(p) if p < self.cfg.low => {
+            Level::Low => {
                 self.above_since = None;
                 let since = *self.below_since.get_or_insert(now);
                 if now.saturating_sub(since) < self.thaw_hold() {
@@ -121,7 +148,7 @@ impl Policy {
                 self.last_thaw = Some(now);
                 Some(Action::Thaw(lucky.id.clone()))
             }
-            _ => {
+            Level::Between | Level::Unknown => {
                 self.above_since = None;
                 self.below_since = None;
                 None

@@ -20,6 +20,14 @@ fn c(id: &str, priority: i64, state: BatchState) -> Candidate {
     }
 }
 
+/// A sample with service containers running.
+fn busy(pressure: f64) -> Sample {
+    Sample {
+        pressure: Some(pressure),
+        services_running: true,
+    }
+}
+
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
@@ -35,7 +43,7 @@ fn run(
 ) -> Vec<(u64, Action)> {
     let mut out = Vec::new();
     for t in from..=to {
-        if let Some(a) = p.step(secs(t), Some(pressure), cands) {
+        if let Some(a) = p.step(secs(t), busy(pressure), cands) {
             let (id, state) = match &a {
                 Action::Freeze(id) => (id.clone(), BatchState::Frozen),
                 Action::Thaw(id) => (id.clone(), BatchState::Running),
@@ -65,14 +73,14 @@ fn a_dip_below_high_restarts_the_window() {
     let mut p = Policy::new(cfg());
     let cands = vec![c("a", 1, BatchState::Running)];
     for t in 0..4 {
-        assert_eq!(p.step(secs(t), Some(90.0), &cands), None);
+        assert_eq!(p.step(secs(t), busy(90.0), &cands), None);
     }
-    assert_eq!(p.step(secs(4), Some(40.0), &cands), None);
+    assert_eq!(p.step(secs(4), busy(40.0), &cands), None);
     for t in 5..10 {
-        assert_eq!(p.step(secs(t), Some(90.0), &cands), None, "t={t}");
+        assert_eq!(p.step(secs(t), busy(90.0), &cands), None, "t={t}");
     }
     assert_eq!(
-        p.step(secs(10), Some(90.0), &cands),
+        p.step(secs(10), busy(90.0), &cands),
         Some(Action::Freeze("a".into()))
     );
 }
@@ -82,10 +90,14 @@ fn a_missing_sample_breaks_the_streak() {
     let mut p = Policy::new(cfg());
     let cands = vec![c("a", 1, BatchState::Running)];
     for t in 0..4 {
-        p.step(secs(t), Some(90.0), &cands);
+        p.step(secs(t), busy(90.0), &cands);
     }
-    assert_eq!(p.step(secs(4), None, &cands), None);
-    assert_eq!(p.step(secs(5), Some(90.0), &cands), None);
+    let none = Sample {
+        pressure: None,
+        services_running: true,
+    };
+    assert_eq!(p.step(secs(4), none, &cands), None);
+    assert_eq!(p.step(secs(5), busy(90.0), &cands), None);
 }
 
 #[test]
@@ -217,4 +229,28 @@ fn mixed_load_freezes_then_thaws_everything_back() {
     assert!(cands.iter().all(|c| c.state == BatchState::Frozen));
     run(&mut p, &mut cands, 21, 60, 1.0);
     assert!(cands.iter().all(|c| c.state == BatchState::Running));
+}
+
+#[test]
+fn without_services_nothing_is_frozen_and_frozen_work_comes_back() {
+    let mut p = Policy::new(cfg());
+    let mut cands = vec![
+        c("a", 1, BatchState::Running),
+        c("b", 2, BatchState::Frozen),
+    ];
+    let alone = Sample {
+        pressure: Some(100.0),
+        services_running: false,
+    };
+    let mut acts = Vec::new();
+    for t in 0..=5 {
+        if let Some(a) = p.step(secs(t), alone, &cands) {
+            acts.push((t, a));
+        }
+    }
+    assert_eq!(acts, vec![(5, Action::Thaw("b".into()))]);
+    cands[1].state = BatchState::Running;
+    for t in 6..=40 {
+        assert_eq!(p.step(secs(t), alone, &cands), None);
+    }
 }
