@@ -6,6 +6,7 @@ mod build;
 mod connect;
 mod create;
 mod daemon;
+mod daemon_pressure;
 mod exec;
 mod images;
 mod inspect;
