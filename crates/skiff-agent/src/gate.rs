@@ -46,9 +46,12 @@ pub fn may_start(
                     matches!(status, AllocStatus::Running | AllocStatus::Complete)
                 }
                 DependsCondition::Healthy => {
+                    let health = r.and_then(|r| r.health);
                     status == AllocStatus::Running
-                        && r.and_then(|r| r.health)
-                            .is_none_or(|h| h == HealthStatus::Healthy)
+                        && match dep_spec.healthcheck {
+                            Some(_) => health == Some(HealthStatus::Healthy),
+                            None => health.is_none_or(|h| h == HealthStatus::Healthy),
+                        }
                 }
                 DependsCondition::Completed => status == AllocStatus::Complete,
             }
@@ -123,6 +126,8 @@ mod tests {
         use DependsCondition::*;
         assert!(!check(Started, None));
         assert!(check(Started, Some(report(AllocStatus::Running, None))));
+        // Checked, but no verdict yet: not healthy.
+        assert!(!check(Healthy, Some(report(AllocStatus::Running, None))));
         let starting = Some(report(AllocStatus::Running, Some(HealthStatus::Starting)));
         assert!(check(Started, starting.clone()));
         assert!(!check(Healthy, starting));

@@ -10,8 +10,8 @@ use skiff_api::Engine;
 use skiff_sched::ObservedState;
 use skiff_types::job::labels;
 use skiff_types::{
-    AllocId, ApiError, ContainerSpec, ContainerStatus, ErrorKind, NetworkConnect, NetworkCreate,
-    NetworkSpec, VolumeCreateRequest, VolumeSpec,
+    AllocId, ApiError, ContainerSpec, ContainerStatus, ErrorKind, HealthStatus, NetworkConnect,
+    NetworkCreate, NetworkSpec, VolumeCreateRequest, VolumeSpec,
 };
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -91,7 +91,12 @@ impl Executor for DaemonExecutor {
                     .and_then(|s| s.parse().ok())
                     .unwrap_or(0),
                 state,
-                health: info.state.health.as_ref().map(|h| h.status),
+                // A checked container without a verdict yet is starting.
+                health: info.state.health.as_ref().map(|h| h.status).or(info
+                    .config
+                    .health
+                    .as_ref()
+                    .map(|_| HealthStatus::Starting)),
                 addresses: info.addresses.clone(),
             });
         }
