@@ -297,3 +297,49 @@ services:
     assert_eq!(instances(&d, "gate", "api").len(), 1);
     d.ok(&["down", "-p", "gate"]);
 }
+
+#[test]
+fn foreground_up_follows_logs_and_tears_down_on_ctrl_c() {
+    if !need_root("foreground_up_follows_logs_and_tears_down_on_ctrl_c") {
+        return;
+    }
+    use std::io::BufRead;
+    let d = Daemon::start();
+    build_bb(&d);
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "compose.yaml",
+        "services:\n  web:\n    image: bb\n    deploy:\n      replicas: 2\n",
+    );
+    let _guard = JobGuard { d: &d, job: "fg" };
+    let mut up = Command::new(common::skiff_bin())
+        .args(["--root", d.root_str(), "--host", &d.host()])
+        .args(["up", "-p", "fg", dir.path().to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The merged, prefixed logs of both instances arrive on stdout.
+    let mut lines = std::io::BufReader::new(up.stdout.take().unwrap()).lines();
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < 2 {
+        let line = lines.next().expect("up ended early").unwrap();
+        if line.ends_with("| hello from skiff") {
+            seen.insert(line.split(' ').next().unwrap().to_string());
+        }
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        vec!["web-1".to_string(), "web-2".to_string()]
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(up.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert!(up.wait().unwrap().success());
+    assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
+    assert!(!d.ok(&["network", "ls"]).contains("fg_default"));
+    assert!(d.ok(&["status"]).contains("no jobs"));
+}

@@ -28,11 +28,20 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<i32> {
     let topo = load(&args.topo)?;
-    // Ctrl-C from here on is ours to handle (threads inherit the mask).
-    let signals = SigSet::from_iter([Signal::SIGINT, Signal::SIGTERM]);
-    if !args.detach {
-        signals.thread_block()?;
-    }
+    // In the foreground, Ctrl-C from here on is ours to handle: the signal
+    // thread reports it (the other threads inherit the blocked mask).
+    let interrupted = match args.detach {
+        true => None,
+        false => {
+            let signals = SigSet::from_iter([Signal::SIGINT, Signal::SIGTERM]);
+            signals.thread_block()?;
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let _ = tx.send(signals.wait());
+            });
+            Some(rx)
+        }
+    };
     prepare_images(ctx, &topo)?;
     let client = ctx.client()?;
     client.put_job(&topo)?;
@@ -41,22 +50,43 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<i32> {
         topo.name,
         topo.services.len()
     );
-    let view = wait_converged(&client, &topo.name, Duration::from_secs(args.wait_timeout))?;
+    let timeout = Duration::from_secs(args.wait_timeout);
+    let Some(view) = wait_converged(&client, &topo.name, timeout, interrupted.as_ref())? else {
+        return teardown(&client, &topo);
+    };
     print_ready(&view);
-    if args.detach {
-        return Ok(0);
+    match interrupted {
+        None => Ok(0),
+        Some(rx) => foreground(&client, &topo, rx),
     }
-    foreground(&client, &topo, signals)
 }
 
-/// Polls the job until every service runs its wanted instances.
-pub fn wait_converged(client: &Client, job: &str, timeout: Duration) -> anyhow::Result<JobView> {
+type Interrupt = std::sync::mpsc::Receiver<nix::Result<Signal>>;
+
+fn teardown(client: &Client, topo: &Topology) -> anyhow::Result<i32> {
+    eprintln!("Stopping job {}", topo.name);
+    client.delete_job(&topo.name, false)?;
+    eprintln!("Job {} removed", topo.name);
+    Ok(0)
+}
+
+/// Polls the job until every service runs its wanted instances (`None`:
+/// interrupted first).
+pub fn wait_converged(
+    client: &Client,
+    job: &str,
+    timeout: Duration,
+    interrupted: Option<&Interrupt>,
+) -> anyhow::Result<Option<JobView>> {
     let deadline = Instant::now() + timeout;
     let mut last_errors = HashSet::new();
     loop {
         let view = client.job(job)?;
         if view.converged() {
-            return Ok(view);
+            return Ok(Some(view));
+        }
+        if interrupted.is_some_and(|rx| rx.try_recv().is_ok()) {
+            return Ok(None);
         }
         for i in &view.instances {
             if let Some(e) = &i.report.error {
@@ -113,11 +143,7 @@ pub fn lb_urls(topo: &Topology) -> Vec<String> {
 
 /// Follows the merged logs (picking up replaced instances) until a signal,
 /// then takes the job down.
-fn foreground(client: &Client, topo: &Topology, signals: SigSet) -> anyhow::Result<i32> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(signals.wait());
-    });
+fn foreground(client: &Client, topo: &Topology, rx: Interrupt) -> anyhow::Result<i32> {
     let opts = LogOptions {
         follow: true,
         tail: None,
@@ -134,8 +160,5 @@ fn foreground(client: &Client, topo: &Topology, signals: SigSet) -> anyhow::Resu
             break;
         }
     }
-    eprintln!("Stopping job {}", topo.name);
-    client.delete_job(&topo.name, false)?;
-    eprintln!("Job {} removed", topo.name);
-    Ok(0)
+    teardown(client, topo)
 }

@@ -41,6 +41,9 @@ fn networks_of(topo: &Topology) -> BTreeSet<String> {
 
 impl JobControl for Jobs {
     async fn put(&self, topo: Topology) -> Result<(), ApiError> {
+        // LB HOOK (branch `lb`): the topology's `lb` sections
+        // (`ServiceSpec::lb`) become LbDef records under /skiff/lbs here,
+        // and are deleted in `delete` below; not wired on this branch.
         jobs::put(self.store.as_ref(), topo).await.map_err(api)
     }
 
