@@ -303,3 +303,50 @@ async fn depends_on_waits_for_healthy_and_completed() {
             .count();
     assert_eq!(migrations, 1);
 }
+
+#[tokio::test]
+async fn lost_node_is_replanned_onto_the_live_one() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    for n in ["n1", "n2"] {
+        store
+            .put(&format!("/skiff/nodes/{n}"), b"{}".to_vec(), None)
+            .await
+            .unwrap();
+    }
+    let (rt1, rt2) = (
+        Arc::new(FakeRuntime::default()),
+        Arc::new(FakeRuntime::default()),
+    );
+    let cfg = ControllerConfig::default();
+    let mut web = service("web", 4);
+    web.placement.spread = Some(2);
+    jobs::put(store.as_ref(), topo(vec![web])).await.unwrap();
+    let settle = |with_n2: bool| {
+        let (store, rt1, rt2, cfg) = (store.clone(), rt1.clone(), rt2.clone(), cfg.clone());
+        async move {
+            for _ in 0..50 {
+                controller::pass(store.as_ref(), &cfg).await.unwrap();
+                skiff_agent::pass(store.as_ref(), &rt1, "n1").await.unwrap();
+                if with_n2 {
+                    skiff_agent::pass(store.as_ref(), &rt2, "n2").await.unwrap();
+                }
+            }
+        }
+    };
+    settle(true).await;
+    // spread = 2: two on each node.
+    assert_eq!(rt1.running("j-web-").len(), 2);
+    assert_eq!(rt2.running("j-web-").len(), 2);
+
+    // n2's lease is gone (its agent too): its slots move to n1 once spread
+    // allows it.
+    store.delete("/skiff/nodes/n2").await.unwrap();
+    let mut web = service("web", 4);
+    web.placement.spread = Some(4);
+    jobs::put(store.as_ref(), topo(vec![web])).await.unwrap();
+    settle(false).await;
+    assert_eq!(rt1.running("j-web-").len(), 4);
+    // The lost node's allocations were collected from the store.
+    assert!(store.range("/skiff/allocs/n2/").await.unwrap().0.is_empty());
+    assert!(jobs::view(store.as_ref(), "j").await.unwrap().converged());
+}
