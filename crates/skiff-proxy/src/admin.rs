@@ -3,9 +3,9 @@
 //! proxied service can never shadow or reach it.
 
 use crate::balancer::Balancer;
-use crate::body::RespBody;
 use crate::error::ProxyError;
-use crate::http::local;
+use bytes::Bytes;
+use http_body_util::Full;
 use hyper::header::HeaderValue;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -13,7 +13,17 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-fn answer<B>(bal: &Balancer, req: &Request<B>) -> Response<RespBody> {
+fn local(status: StatusCode, text: String) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(text)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn answer<B>(bal: &Balancer, req: &Request<B>) -> Response<Full<Bytes>> {
     if req.uri().path() != "/metrics" {
         return local(StatusCode::NOT_FOUND, "not found\n".into());
     }

@@ -23,20 +23,21 @@ pub enum TryError {
     },
     #[error("connect to {addr}: timed out")]
     ConnectTimeout { addr: SocketAddr },
-    #[error("backend {addr}: handshake: {source}")]
-    Handshake {
+    /// The backend answered something that is not an HTTP/1.1 response.
+    #[error("backend {addr}: {source}")]
+    Protocol {
         addr: SocketAddr,
-        source: hyper::Error,
+        source: crate::codec::HeadError,
     },
     #[error("backend {addr}: {source} (request not sent)")]
     Unsent {
         addr: SocketAddr,
-        source: hyper::Error,
+        source: std::io::Error,
     },
     #[error("backend {addr}: {source}")]
     Exchange {
         addr: SocketAddr,
-        source: hyper::Error,
+        source: std::io::Error,
     },
     #[error("backend {addr}: no response head within the per-try timeout")]
     Timeout { addr: SocketAddr },
@@ -47,9 +48,10 @@ impl TryError {
         match self {
             TryError::Connect { .. }
             | TryError::ConnectTimeout { .. }
-            | TryError::Handshake { .. }
             | TryError::Unsent { .. } => Stage::BeforeSend,
-            TryError::Exchange { .. } | TryError::Timeout { .. } => Stage::AfterSend,
+            TryError::Protocol { .. } | TryError::Exchange { .. } | TryError::Timeout { .. } => {
+                Stage::AfterSend
+            }
         }
     }
 
@@ -65,18 +67,16 @@ impl TryError {
             self,
             TryError::Connect { .. }
                 | TryError::ConnectTimeout { .. }
-                | TryError::Handshake { .. }
+                | TryError::Protocol { .. }
                 | TryError::Timeout { .. }
         )
     }
 
-    /// The status the client gets when this was the last try.
-    pub fn status(&self) -> hyper::StatusCode {
+    /// The status the client gets when this was the last try (504 or 502).
+    pub fn status(&self) -> u16 {
         match self {
-            TryError::Timeout { .. } | TryError::ConnectTimeout { .. } => {
-                hyper::StatusCode::GATEWAY_TIMEOUT
-            }
-            _ => hyper::StatusCode::BAD_GATEWAY,
+            TryError::Timeout { .. } | TryError::ConnectTimeout { .. } => 504,
+            _ => 502,
         }
     }
 
@@ -85,7 +85,7 @@ impl TryError {
         match self {
             TryError::Connect { .. } => "connect",
             TryError::ConnectTimeout { .. } => "connect_timeout",
-            TryError::Handshake { .. } => "handshake",
+            TryError::Protocol { .. } => "protocol",
             TryError::Unsent { .. } => "unsent",
             TryError::Exchange { .. } => "exchange",
             TryError::Timeout { .. } => "timeout",
@@ -131,6 +131,6 @@ mod tests {
         let e = TryError::Timeout { addr: addr() };
         assert!(!e.retry_safe(false));
         assert!(e.retry_safe(true));
-        assert_eq!(e.status(), hyper::StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(e.status(), 504);
     }
 }

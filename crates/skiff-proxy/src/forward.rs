@@ -1,28 +1,21 @@
 //! One try of an HTTP request against one backend: a keep-alive connection
-//! from the backend's pool (or a new one), then the exchange up to the
-//! response head under the per-try timeout. Errors say whether the request
-//! left the proxy (`TryError::stage`); hyper's `try_send_request` hands an
-//! unsent request back, so even a streamed body survives that case.
+//! from the backend's pool (or a new one), the request sent, and the
+//! response head read. Errors say whether the request left the proxy
+//! (`TryError::stage`): a write that no byte of got through is unsent.
 
 use crate::backend::Backend;
-use crate::body::ReqBody;
+use crate::codec::{self, RequestHead, ResponseHead};
 use crate::error::TryError;
-use hyper::body::Incoming;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use crate::pool::Upstream;
+use crate::relay::write_all;
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpStream;
 
 /// A ready connection to `b`: a pooled one if any is still open.
-pub async fn connection(
-    b: &Backend,
-    connect_timeout: Duration,
-) -> Result<SendRequest<ReqBody>, TryError> {
-    while let Some(mut s) = b.pool.checkout() {
-        if s.ready().await.is_ok() {
-            return Ok(s);
-        }
+pub async fn connection(b: &Backend, connect_timeout: Duration) -> Result<Upstream, TryError> {
+    if let Some(up) = b.pool.checkout() {
+        return Ok(up);
     }
     let addr = b.addr;
     let stream = tokio::time::timeout(connect_timeout, TcpStream::connect(addr))
@@ -30,50 +23,62 @@ pub async fn connection(
         .map_err(|_| TryError::ConnectTimeout { addr })?
         .map_err(|source| TryError::Connect { addr, source })?;
     let _ = stream.set_nodelay(true);
-    let (sender, conn) = http1::Builder::new()
-        .handshake(TokioIo::new(stream))
+    Ok(Upstream::new(stream))
+}
+
+/// Sends `bytes` (the request head, maybe with its body) on `up`.
+pub async fn send(up: &mut Upstream, bytes: &[u8], addr: SocketAddr) -> Result<(), TryError> {
+    write_all(&mut up.io, bytes)
         .await
-        .map_err(|source| TryError::Handshake { addr, source })?;
-    tokio::spawn(async move {
-        // ends when the backend closes or the last sender is dropped
-        let _ = conn.with_upgrades().await;
-    });
-    Ok(sender)
+        .map_err(|(source, any)| match (any, up.reused) {
+            (false, true) => TryError::Unsent { addr, source },
+            (false, false) => TryError::Connect { addr, source },
+            (true, _) => TryError::Exchange { addr, source },
+        })
 }
 
-/// What one exchange produced.
-pub enum Exchange {
-    Response(Response<Incoming>),
-    /// Failed; the request is returned when it was never sent.
-    Failed(TryError, Option<Request<ReqBody>>),
-}
-
-/// Sends `req` on `sender` and waits for the response head.
-pub async fn exchange(
-    sender: &mut SendRequest<ReqBody>,
-    req: Request<ReqBody>,
-    addr: std::net::SocketAddr,
-    timeout: Duration,
-) -> Exchange {
-    match tokio::time::timeout(timeout, sender.try_send_request(req)).await {
-        Ok(Ok(resp)) => Exchange::Response(resp),
-        Ok(Err(mut e)) => match e.take_message() {
-            Some(req) => Exchange::Failed(
-                TryError::Unsent {
+/// Reads the final response head to `req`, appending the client's version
+/// of it to `out` after those of any informational (1xx) responses.
+pub async fn response_head(
+    up: &mut Upstream,
+    req: &RequestHead,
+    out: &mut Vec<u8>,
+    addr: SocketAddr,
+) -> Result<ResponseHead, TryError> {
+    loop {
+        let mark = out.len();
+        match codec::response(up.buf.data(), req, out) {
+            Ok(Some(h)) => {
+                up.buf.consume(h.len);
+                if h.status == 101 && !req.upgrade {
+                    return Err(TryError::Protocol {
+                        addr,
+                        source: codec::HeadError::Bad("101 to a request without Upgrade"),
+                    });
+                }
+                if h.status >= 200 || h.status == 101 {
+                    return Ok(h);
+                }
+                if req.http10 {
+                    out.truncate(mark); // HTTP/1.0 has no interim responses
+                }
+                continue;
+            }
+            Ok(None) => {}
+            Err(source) => return Err(TryError::Protocol { addr, source }),
+        }
+        match up.buf.fill(&mut up.io).await {
+            Ok(0) => {
+                return Err(TryError::Exchange {
                     addr,
-                    source: e.into_error(),
-                },
-                Some(req),
-            ),
-            None => Exchange::Failed(
-                TryError::Exchange {
-                    addr,
-                    source: e.into_error(),
-                },
-                None,
-            ),
-        },
-        // dropping the send future closes the connection (hyper's contract)
-        Err(_) => Exchange::Failed(TryError::Timeout { addr }, None),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "connection closed before a response",
+                    ),
+                })
+            }
+            Ok(_) => {}
+            Err(source) => return Err(TryError::Exchange { addr, source }),
+        }
     }
 }

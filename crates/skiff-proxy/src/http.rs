@@ -1,29 +1,44 @@
-//! The HTTP/1.1 reverse proxy: accepts client connections (keep-alive,
-//! Upgrade), rewrites headers, and runs the retry loop over `forward`.
+//! The HTTP/1.1 reverse proxy: one task per client connection reads each
+//! request head (pipelined requests wait their turn in its buffer), runs
+//! the retry loop over `forward`, and streams the response back. Our own
+//! codec (`codec`, `chunked`, `relay`) on the hot path: no per-request task,
+//! channel, header map or body object, and head plus body leave in one
+//! write when they fit.
 //!
 //! Retry rules: a request that never left the proxy (connect refused or
 //! reset, a pooled connection found closed) is retried for any method;
 //! after it was sent only methods in `RetryConfig::idempotent` are, and only
-//! if the body was small enough to keep; never once the response head went
-//! to the client (the loop has returned by then). Each retry goes to a
+//! if the body was small enough to keep (`RetryConfig::replay_limit`);
+//! never once the response head went to the client. Each retry goes to a
 //! backend not tried yet and must fit the retry budget.
+//!
+//! A backend that dies mid-body aborts the client connection: the client
+//! sees a short Content-Length body or a chunked body without its last
+//! chunk, never a truncated response that looks complete. The in-flight
+//! claim on a backend is held until the response's last byte was written,
+//! so drains count the request as finished only then.
 
-use crate::backend::Backend;
+use crate::backend::{Backend, InflightGuard};
 use crate::balancer::Balancer;
-use crate::body::{BackendBody, ReqBody, RespBody};
+use crate::buf::Buf;
+use crate::codec::{self, Framing, HeadError, RequestHead};
+use crate::deadline::Deadline;
 use crate::error::{ProxyError, TryError};
-use crate::forward::{connection, exchange, Exchange};
-use crate::headers;
-use bytes::Bytes;
-use http_body_util::BodyExt;
-use hyper::body::{Body, Incoming};
-use hyper::header::HeaderValue;
-use hyper::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use std::convert::Infallible;
+use crate::forward::{connection, response_head, send};
+use crate::pool::Upstream;
+use crate::relay::{self, write_all, RelayError};
 use std::sync::Arc;
-use std::time::Instant;
-use tokio::net::TcpListener;
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+
+/// How long a client connection may wait for its next request.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
+/// How long the rest of a request head may take once its first bytes came.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bounds of the read-and-drop after an answer that closes the connection.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 1 << 20;
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// Serves HTTP on `listener` until an unrecoverable accept error.
 pub async fn serve(listener: TcpListener, balancer: Arc<Balancer>) -> Result<(), ProxyError> {
@@ -36,252 +51,342 @@ pub async fn serve(listener: TcpListener, balancer: Arc<Balancer>) -> Result<(),
             Some(c) => c,
             None => continue,
         };
-        let _ = stream.set_nodelay(true);
-        let bal = balancer.clone();
-        tokio::spawn(async move {
-            let client = headers::client_value(peer.ip());
-            let svc = hyper::service::service_fn(move |req| {
-                let (bal, client) = (bal.clone(), client.clone());
-                async move { Ok::<_, Infallible>(handle(bal, &client, req).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .serve_connection(TokioIo::new(stream), svc)
-                .with_upgrades()
-                .await;
-        });
+        tokio::spawn(serve_connection(balancer.clone(), stream, peer.ip()));
     }
 }
 
-/// Answers one client request.
-pub async fn handle(
+/// Serves one client connection until it closes or must be closed.
+pub async fn serve_connection(balancer: Arc<Balancer>, stream: TcpStream, peer: std::net::IpAddr) {
+    let _ = stream.set_nodelay(true);
+    let mut c = Conn {
+        bal: balancer,
+        io: stream,
+        buf: Buf::default(),
+        ip: peer.to_string(),
+        req: Vec::with_capacity(1024),
+        out: Vec::with_capacity(1024),
+    };
+    let mut deadline = Deadline::default();
+    loop {
+        let head = match c.read_head(&mut deadline).await {
+            Ok(Some(h)) => h,
+            Ok(None) => return,
+            Err(e) => {
+                let (status, reason) = match e {
+                    HeadError::TooLarge => (431, "Request Header Fields Too Large"),
+                    HeadError::Bad(_) => (400, "Bad Request"),
+                };
+                c.bal.metrics.requests.inc();
+                c.local(status, reason, &format!("skiff proxy: {e}\n"), true)
+                    .await;
+                return;
+            }
+        };
+        if let Next::Close = c.exchange(head, &mut deadline).await {
+            return;
+        }
+    }
+}
+
+enum Next {
+    KeepAlive,
+    Close,
+}
+
+/// One client connection and its reused buffers.
+struct Conn {
     bal: Arc<Balancer>,
-    client: &HeaderValue,
-    req: Request<Incoming>,
-) -> Response<RespBody> {
-    bal.metrics.requests.inc();
-    bal.budget.deposit(bal.now());
-    let resp = proxy(&bal, client, req).await;
-    bal.metrics.response(resp.status().as_u16());
-    resp
-}
-
-pub(crate) fn local(status: StatusCode, text: String) -> Response<RespBody> {
-    let mut r = Response::new(RespBody::local(text));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        "content-type",
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
-}
-
-fn error_response(e: &TryError) -> Response<RespBody> {
-    local(e.status(), format!("skiff proxy: {e}\n"))
-}
-
-/// The request line and headers, kept to rebuild the request per try.
-struct Head {
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    io: TcpStream,
+    buf: Buf,
+    ip: String,
+    /// The request for the backend: head, and body when kept for retries.
+    req: Vec<u8>,
+    /// Bytes on their way to the client.
+    out: Vec<u8>,
 }
 
 /// The request body across tries.
-enum Outgoing {
-    /// Buffered: every try gets a copy.
-    Replay(Bytes),
-    /// Streamed: at most one try sends it (it comes back only if unsent).
-    Once(Option<Incoming>),
+#[derive(PartialEq)]
+enum Body {
+    /// None, or in `Conn::req` behind the head: every try sends it.
+    Kept,
+    /// Still in the client's socket: at most one try streams it.
+    Unsent,
+    /// Streamed to a backend (or lost): no further try can send it.
+    Gone,
 }
 
-impl Outgoing {
-    fn take(&mut self) -> Option<ReqBody> {
-        match self {
-            Outgoing::Replay(b) if b.is_empty() => Some(ReqBody::Buffered(None)),
-            Outgoing::Replay(b) => Some(ReqBody::Buffered(Some(b.clone()))),
-            Outgoing::Once(s) => s.take().map(ReqBody::Stream),
-        }
-    }
-
-    fn give_back(&mut self, body: ReqBody) {
-        if let (Outgoing::Once(slot), ReqBody::Stream(s)) = (self, body) {
-            *slot = Some(s);
-        }
-    }
-
-    fn available(&self) -> bool {
-        !matches!(self, Outgoing::Once(None))
-    }
-}
-
-async fn outgoing(body: Incoming, limit: usize) -> Result<Outgoing, Response<RespBody>> {
-    if body.is_end_stream() {
-        return Ok(Outgoing::Replay(Bytes::new()));
-    }
-    match body.size_hint().upper() {
-        Some(n) if n <= limit as u64 => match body.collect().await {
-            Ok(c) => Ok(Outgoing::Replay(c.to_bytes())),
-            Err(e) => Err(local(
-                StatusCode::BAD_REQUEST,
-                format!("skiff proxy: reading request body: {e}\n"),
-            )),
-        },
-        _ => Ok(Outgoing::Once(Some(body))),
-    }
-}
-
-async fn proxy(
-    bal: &Arc<Balancer>,
-    client: &HeaderValue,
-    mut req: Request<Incoming>,
-) -> Response<RespBody> {
-    if bal.is_empty() {
-        bal.metrics.no_backend.inc();
-        return local(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("skiff proxy: no backend for {}\n", bal.name()),
-        );
-    }
-    let upgrade = headers::upgrade_of(req.headers());
-    let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
-    let (parts, body) = req.into_parts();
-    let mut headers = parts.headers;
-    if !headers.contains_key(hyper::header::HOST) {
-        // HTTP/1.0 or absolute-form requests: HTTP/1.1 to the backend needs a Host
-        if let Some(v) = parts
-            .uri
-            .authority()
-            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        {
-            headers.insert(hyper::header::HOST, v);
-        }
-    }
-    headers::to_backend(&mut headers, client, upgrade);
-    let uri = parts
-        .uri
-        .path_and_query()
-        .map_or_else(|| Uri::from_static("/"), |pq| Uri::from(pq.clone()));
-    let idempotent = bal.cfg.retry.idempotent.contains(&parts.method);
-    let mut head = Some(Head {
-        method: parts.method,
-        uri,
-        headers,
-    });
-    let mut body = match outgoing(body, bal.cfg.retry.replay_limit).await {
-        Ok(b) => b,
-        Err(resp) => return resp,
-    };
-    let mut tried: Vec<Arc<Backend>> = Vec::new();
-    let mut last: Option<TryError> = None;
-    for attempt in 0..bal.cfg.retry.max_tries.max(1) {
-        if attempt > 0 {
-            if !bal.budget.withdraw(bal.now()) {
-                bal.metrics.retry_budget_exhausted.inc();
-                break;
+impl Conn {
+    async fn read_head(&mut self, idle: &mut Deadline) -> Result<Option<RequestHead>, HeadError> {
+        let mut deadline = None;
+        loop {
+            if !self.buf.is_empty() {
+                if let Some(h) = codec::request(self.buf.data(), &self.ip, &mut self.req)? {
+                    self.buf.consume(h.len);
+                    return Ok(Some(h));
+                }
             }
-            bal.metrics.retries.inc();
+            let read = if self.buf.is_empty() {
+                match idle.run(IDLE_TIMEOUT, self.buf.fill(&mut self.io)).await {
+                    Some(r) => r,
+                    None => return Ok(None), // idle too long between requests
+                }
+            } else {
+                // a partial head: bound the wait for the rest (slow clients)
+                let d = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + HEAD_TIMEOUT);
+                match tokio::time::timeout_at(d, self.buf.fill(&mut self.io)).await {
+                    Ok(r) => r,
+                    Err(_) => return Ok(None),
+                }
+            };
+            if !matches!(read, Ok(n) if n > 0) {
+                return Ok(None);
+            }
         }
-        let Some(guard) = bal.claim(&tried) else {
-            break;
-        };
-        let backend = guard.backend().clone();
-        let started = Instant::now();
-        let failed = match connection(&backend, bal.cfg.connect_timeout).await {
-            Err(e) => e,
-            Ok(mut sender) => {
-                let (Some(h), Some(b)) = (head.take(), body.take()) else {
-                    break;
-                };
-                let keep = idempotent && matches!(body, Outgoing::Replay(_));
-                let (sent, kept) = if keep {
-                    (h.headers.clone(), Some(h.headers))
-                } else {
-                    (h.headers, None)
-                };
-                let mut r = Request::new(b);
-                *r.method_mut() = h.method.clone();
-                *r.uri_mut() = h.uri.clone();
-                *r.version_mut() = Version::HTTP_11;
-                *r.headers_mut() = sent;
-                let keep_head = kept.map(|headers| Head {
-                    method: h.method,
-                    uri: h.uri,
-                    headers,
-                });
-                match exchange(&mut sender, r, backend.addr, bal.cfg.per_try_timeout).await {
-                    Exchange::Response(resp) => {
-                        backend.health.on_success();
-                        return respond(bal, resp, sender, guard, client_upgrade, started);
-                    }
-                    Exchange::Failed(e, unsent) => {
-                        if let Some(r) = unsent {
-                            let (p, b) = r.into_parts();
-                            body.give_back(b);
-                            head = Some(Head {
-                                method: p.method,
-                                uri: p.uri,
-                                headers: p.headers,
-                            });
-                        } else {
-                            head = keep_head;
-                        }
-                        e
-                    }
+    }
+
+    /// Writes a local answer; the connection stays open unless `close`.
+    async fn local(&mut self, status: u16, reason: &str, text: &str, close: bool) -> Next {
+        self.bal.metrics.response(status);
+        codec::local(&mut self.out, status, reason, text, close);
+        if write_all(&mut self.io, &self.out).await.is_err() {
+            return Next::Close;
+        }
+        if close {
+            self.linger().await;
+            return Next::Close;
+        }
+        Next::KeepAlive
+    }
+
+    /// Closes after an answer the client may not have finished sending
+    /// for: send FIN, then read and drop what still comes (bounded), so the
+    /// kernel does not answer unread bytes with a reset that could destroy
+    /// the answer before the client reads it.
+    async fn linger(&mut self) {
+        use tokio::io::AsyncWriteExt;
+        if self.io.shutdown().await.is_err() {
+            return;
+        }
+        let mut left = LINGER_BYTES;
+        let drain = async {
+            while left > 0 {
+                self.buf.consume(usize::MAX);
+                match self.buf.fill(&mut self.io).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => left = left.saturating_sub(n),
                 }
             }
         };
-        bal.on_failure(&backend, failed.is_health_failure());
-        bal.metrics.error(failed.kind());
-        if !matches!(failed, TryError::Unsent { .. }) {
+        let _ = tokio::time::timeout(LINGER_TIME, drain).await;
+    }
+
+    /// Proxies one request and its response; `deadline` bounds each try.
+    async fn exchange(&mut self, head: RequestHead, deadline: &mut Deadline) -> Next {
+        let bal = self.bal.clone();
+        bal.metrics.requests.inc();
+        bal.budget.deposit(bal.now());
+        let cfg = &bal.cfg;
+        let mut body = match head.body {
+            Framing::None => Body::Kept,
+            Framing::Length(n) if n <= cfg.retry.replay_limit as u64 => {
+                let read = self.keep_body(n as usize, head.expect_continue);
+                if !matches!(deadline.run(IDLE_TIMEOUT, read).await, Some(Ok(()))) {
+                    return Next::Close; // the client left or stalled mid-body
+                }
+                Body::Kept
+            }
+            _ => Body::Unsent,
+        };
+        let close = !head.keep_alive || body != Body::Kept;
+        if bal.is_empty() {
+            bal.metrics.no_backend.inc();
+            let text = format!("skiff proxy: no backend for {}\n", bal.name());
+            return self.local(503, "Service Unavailable", &text, close).await;
+        }
+        let idempotent = cfg.retry.idempotent.contains(&head.method);
+        let mut continued = false;
+        let mut tried: Vec<Arc<Backend>> = Vec::new();
+        let mut last: Option<TryError> = None;
+        for attempt in 0..cfg.retry.max_tries.max(1) {
+            if attempt > 0 {
+                if !bal.budget.withdraw(bal.now()) {
+                    bal.metrics.retry_budget_exhausted.inc();
+                    break;
+                }
+                bal.metrics.retries.inc();
+            }
+            let Some(guard) = bal.claim(&tried) else {
+                break;
+            };
+            let started = Instant::now();
+            let backend = guard.backend();
+            let addr = backend.addr;
+            let e = match connection(backend, cfg.connect_timeout).await {
+                Err(e) => e,
+                Ok(mut up) => {
+                    self.out.clear();
+                    let try_once = self.try_once(&head, &mut up, &mut body, &mut continued, addr);
+                    match deadline.run(cfg.per_try_timeout, try_once).await {
+                        Some(Ok(resp)) => {
+                            backend.health.on_success();
+                            return self.respond(resp, up, guard, started).await;
+                        }
+                        Some(Err(None)) => return Next::Close, // the client left or sent a bad body
+                        Some(Err(Some(e))) => e,
+                        None => TryError::Timeout { addr },
+                    }
+                }
+            };
+            let e = self.failed(&bal, backend.clone(), e, &mut tried);
+            let retry = e.retry_safe(idempotent) && body != Body::Gone;
+            last = Some(e);
+            if !retry {
+                break;
+            }
+        }
+        let close = close || body != Body::Kept;
+        match last {
+            Some(e) => {
+                let reason = if e.status() == 504 {
+                    "Gateway Timeout"
+                } else {
+                    "Bad Gateway"
+                };
+                self.local(e.status(), reason, &format!("skiff proxy: {e}\n"), close)
+                    .await
+            }
+            None => {
+                bal.metrics.no_backend.inc();
+                let text = format!("skiff proxy: no backend for {}\n", bal.name());
+                self.local(503, "Service Unavailable", &text, close).await
+            }
+        }
+    }
+
+    /// Reads a body of `n` bytes into `req` behind the head.
+    async fn keep_body(&mut self, n: usize, expect_continue: bool) -> std::io::Result<()> {
+        if expect_continue && self.buf.data().len() < n {
+            write_all(&mut self.io, CONTINUE)
+                .await
+                .map_err(|(e, _)| e)?;
+        }
+        while self.buf.data().len() < n {
+            if self.buf.fill(&mut self.io).await? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        self.req.extend_from_slice(&self.buf.data()[..n]);
+        self.buf.consume(n);
+        Ok(())
+    }
+
+    /// Records a failed try; the error decides whether another may follow.
+    fn failed(
+        &self,
+        bal: &Balancer,
+        backend: Arc<Backend>,
+        e: TryError,
+        tried: &mut Vec<Arc<Backend>>,
+    ) -> TryError {
+        bal.on_failure(&backend, e.is_health_failure());
+        bal.metrics.error(e.kind());
+        if !matches!(e, TryError::Unsent { .. }) {
             // an unsent request on a stale pooled connection may retry
             // the same backend on a fresh connection
             tried.push(backend);
         }
-        let retry = failed.retry_safe(idempotent) && head.is_some() && body.available();
-        last = Some(failed);
-        if !retry {
-            break;
-        }
+        e
     }
-    match last {
-        Some(e) => error_response(&e),
-        None => {
-            bal.metrics.no_backend.inc();
-            local(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("skiff proxy: no backend for {}\n", bal.name()),
-            )
-        }
-    }
-}
 
-fn respond(
-    bal: &Arc<Balancer>,
-    mut resp: Response<Incoming>,
-    sender: hyper::client::conn::http1::SendRequest<ReqBody>,
-    guard: crate::backend::InflightGuard,
-    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
-    started: Instant,
-) -> Response<RespBody> {
-    let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
-    headers::to_client(resp.headers_mut(), switching);
-    if let (true, Some(client_up)) = (switching, client_upgrade) {
-        let backend_up = hyper::upgrade::on(&mut resp);
-        guard.backend().latency.observe(started.elapsed());
-        tokio::spawn(async move {
-            let _guard = guard; // an upgraded tunnel counts as in flight
-            if let (Ok(c), Ok(b)) = tokio::join!(client_up, backend_up) {
-                let (mut c, mut b) = (TokioIo::new(c), TokioIo::new(b));
-                let _ = tokio::io::copy_bidirectional(&mut c, &mut b).await;
+    /// Sends the request on `up` and reads the response head into `out`.
+    /// `Err(None)`: the client side failed, nothing more to do.
+    async fn try_once(
+        &mut self,
+        head: &RequestHead,
+        up: &mut Upstream,
+        body: &mut Body,
+        continued: &mut bool,
+        addr: std::net::SocketAddr,
+    ) -> Result<codec::ResponseHead, Option<TryError>> {
+        send(up, &self.req, addr).await?;
+        if *body == Body::Unsent {
+            *body = Body::Gone;
+            if head.expect_continue && !*continued {
+                *continued = true;
+                write_all(&mut self.io, CONTINUE).await.map_err(|_| None)?;
             }
-        });
-        let (parts, _) = resp.into_parts();
-        return Response::from_parts(parts, RespBody::Local(None));
+            let mut pending = Vec::new();
+            let r = relay::body(
+                head.body,
+                false,
+                &mut self.io,
+                &mut self.buf,
+                &mut up.io,
+                &mut pending,
+            );
+            match r.await {
+                Ok(()) => {}
+                Err(RelayError::Dst(source)) => {
+                    return Err(Some(TryError::Exchange { addr, source }))
+                }
+                Err(RelayError::Src) => return Err(None),
+                Err(RelayError::Malformed(e)) => {
+                    let text = format!("skiff proxy: {e}\n");
+                    self.local(400, "Bad Request", &text, true).await;
+                    return Err(None);
+                }
+            }
+        }
+        Ok(response_head(up, head, &mut self.out, addr).await?)
     }
-    let (parts, body) = resp.into_parts();
-    Response::from_parts(
-        parts,
-        RespBody::Backend(BackendBody::new(body, sender, guard, bal.clone(), started)),
-    )
+
+    /// Streams the response whose head is in `out` to the client.
+    async fn respond(
+        &mut self,
+        resp: codec::ResponseHead,
+        mut up: Upstream,
+        guard: InflightGuard,
+        started: Instant,
+    ) -> Next {
+        let bal = &self.bal;
+        bal.metrics.response(resp.status);
+        let backend = guard.backend();
+        if resp.status == 101 {
+            backend.latency.observe(started.elapsed());
+            if write_all(&mut self.io, &self.out).await.is_ok() {
+                // an upgraded tunnel counts as in flight until it closes
+                relay::tunnel(&mut self.io, &mut self.buf, &mut up.io, &mut up.buf).await;
+            }
+            return Next::Close;
+        }
+        let r = relay::body(
+            resp.body,
+            resp.dechunk,
+            &mut up.io,
+            &mut up.buf,
+            &mut self.io,
+            &mut self.out,
+        )
+        .await;
+        match r {
+            Ok(()) => {
+                backend.latency.observe(started.elapsed());
+                if resp.reusable && !backend.is_removed() {
+                    backend.pool.checkin(up);
+                }
+                drop(guard);
+                if resp.client_keep_alive {
+                    Next::KeepAlive
+                } else {
+                    Next::Close
+                }
+            }
+            Err(RelayError::Src | RelayError::Malformed(_)) => {
+                bal.metrics.aborted.inc();
+                Next::Close
+            }
+            Err(RelayError::Dst(_)) => Next::Close,
+        }
+    }
 }

@@ -13,8 +13,25 @@
 //!
 //! ```text
 //!  ServiceUpdate --feed--> Balancer{ArcSwap<BackendSet>} --claim--> Backend
-//!  client --http::handle / tcp::pipe--> forward (pool, retries) --> backend
+//!  client --http::serve_connection / tcp::pipe--> forward (pool, retries) --> backend
 //! ```
+//!
+//! HTTP mode runs on its own HTTP/1.1 codec (httparse for heads, `chunked`
+//! for bodies, `relay` to stream them): one task per client connection,
+//! no per-request allocation or timer registration on the hot path, and
+//! for a small exchange one read and one write on each side (hyper's client
+//! and server pair cost 1.6x the CPU per request; see BENCHMARKS.md).
+//! hyper serves only the admin listener.
+//!
+//! API as of the codec change: `Proxy`, `Balancer`, `http::serve`,
+//! `tcp::serve`, `admin::serve`, `Ambassador` and the config types are
+//! unchanged. Gone: `http::handle` (hyper `Request` in, `Response` out),
+//! the `body` module and the HeaderMap helpers of `headers`; in their place
+//! `http::serve_connection` serves one accepted connection, and `codec` /
+//! `chunked` expose the head and body parsers. `TryError`'s `Unsent` and
+//! `Exchange` carry an `std::io::Error`, `Handshake` became `Protocol` (a
+//! backend answer that is not HTTP/1.1; metrics label `protocol`), and
+//! `TryError::status` returns a `u16`.
 
 #![forbid(unsafe_code)]
 
@@ -22,17 +39,20 @@ pub mod admin;
 pub mod ambassador;
 pub mod backend;
 pub mod balancer;
-pub mod body;
 pub mod budget;
+mod buf;
+pub mod chunked;
+pub mod codec;
 pub mod config;
+mod deadline;
 pub mod error;
 mod forward;
-pub mod headers;
 pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod pick;
 mod pool;
+mod relay;
 pub mod tcp;
 
 pub use ambassador::Ambassador;

@@ -78,7 +78,7 @@ pub struct Metrics {
 pub const ERROR_KINDS: [&str; 6] = [
     "connect",
     "connect_timeout",
-    "handshake",
+    "protocol",
     "unsent",
     "exchange",
     "timeout",

@@ -12,6 +12,7 @@ pub mod fdpass;
 pub mod fsroot;
 pub mod netlink;
 pub mod netns;
+pub mod psi;
 pub mod pty;
 pub mod rlimit;
 pub mod rootfs;

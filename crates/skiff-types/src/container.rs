@@ -167,6 +167,29 @@ pub struct ContainerState {
     /// The health check's verdict while it runs (filled in by the daemon).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthState>,
+    /// Who froze it, while `status` is `paused` (absent in records of older daemons: the user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_by: Option<PauseReason>,
+}
+
+/// Why a container is paused: the user's `skiff pause`, or the daemon's batch
+/// freezer yielding the CPU to services. Only the freezer's own pauses are
+/// ever thawed by the freezer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PauseReason {
+    User,
+    CpuPressure,
+}
+
+impl PauseReason {
+    /// As `ps` shows it: "Paused" or "Paused: cpu pressure".
+    pub fn label(self) -> &'static str {
+        match self {
+            PauseReason::User => "Paused",
+            PauseReason::CpuPressure => "Paused: cpu pressure",
+        }
+    }
 }
 
 impl ContainerState {
@@ -181,6 +204,7 @@ impl ContainerState {
             finished_at: 0,
             stopped_by_user: false,
             health: None,
+            paused_by: None,
         }
     }
 }

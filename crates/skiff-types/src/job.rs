@@ -46,8 +46,8 @@ pub mod labels {
     pub const SERVICE: &str = "skiff.service";
     pub const ALLOC: &str = "skiff.alloc";
     /// `service` or `batch` (the CPU-pressure freezer selects batch).
-    pub const CLASS: &str = "skiff.class";
-    pub const PRIORITY: &str = "skiff.priority";
+    pub const CLASS: &str = crate::labels::CLASS;
+    pub const PRIORITY: &str = crate::labels::PRIORITY;
     /// The allocation's `spec_hash`, so a changed spec is seen as stale.
     pub const SPEC: &str = "skiff.spec";
     pub const NODE: &str = "skiff.node";

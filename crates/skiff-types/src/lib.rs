@@ -12,6 +12,7 @@ pub mod error;
 pub mod frame;
 pub mod id;
 pub mod job;
+pub mod labels;
 pub mod mount;
 pub mod mount_parse;
 pub mod network;
@@ -26,7 +27,7 @@ pub use alloc::{AllocId, AllocStatus, Allocation, Capacity, DesiredState, Node, 
 pub use api_msgs::{Control, CreatedResponse, LogOptions, PingResponse, Resize, WaitResponse};
 pub use container::{
     ContainerInfo, ContainerSpec, ContainerState, ContainerSummary, ExecSpec, LogStream,
-    NetworkMode, SeccompOption, StatsSample,
+    NetworkMode, PauseReason, SeccompOption, StatsSample,
 };
 pub use error::{ApiError, ErrorKind};
 pub use frame::{encode_into, Frame, FrameDecoder, FrameError, FrameKind};

@@ -59,7 +59,8 @@ fn full(b: impl Into<Bytes>) -> BoxBody {
 
 /// A well-behaved HTTP backend that counts requests. Paths: `/echo` returns
 /// the request body, `/headers` the forwarding headers, `/chunked` streams
-/// two chunks with the second held until `gate` is notified; Upgrade
+/// two chunks with the second held until `gate` is notified, `/204` and
+/// `/304` answer those statuses; Upgrade
 /// requests get a 101 and an echo tunnel; anything else returns the name.
 pub struct TestBackend {
     pub name: String,
@@ -185,6 +186,14 @@ async fn serve(
                 let _ = tx.send(Bytes::from_static(b"second")).await;
             });
             Response::new(ChanBody(rx).boxed())
+        }
+        "/204" | "/304" => {
+            let status = if req.uri().path() == "/204" {
+                StatusCode::NO_CONTENT
+            } else {
+                StatusCode::NOT_MODIFIED
+            };
+            Response::builder().status(status).body(full("")).unwrap()
         }
         _ => Response::new(full(name.to_string())),
     }

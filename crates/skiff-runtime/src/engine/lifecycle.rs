@@ -213,40 +213,6 @@ impl Runtime {
         Ok(())
     }
 
-    pub async fn pause(&self, r: &str) -> Result<(), ApiError> {
-        let c = self.resolve(r)?;
-        let _op = c.op.lock().await;
-        c.rec()
-            .state
-            .status
-            .can_pause()
-            .map_err(|e| err(ErrorKind::Conflict, e.to_string()))?;
-        self.cgroup_of(&c).freeze().map_err(internal)?;
-        let mut rec = c.rec();
-        rec.state.status = ContainerStatus::Paused;
-        let saved = rec.save(self.root()).map_err(internal);
-        drop(rec);
-        self.changed();
-        saved
-    }
-
-    pub async fn unpause(&self, r: &str) -> Result<(), ApiError> {
-        let c = self.resolve(r)?;
-        let _op = c.op.lock().await;
-        c.rec()
-            .state
-            .status
-            .can_unpause()
-            .map_err(|e| err(ErrorKind::Conflict, e.to_string()))?;
-        self.cgroup_of(&c).thaw().map_err(internal)?;
-        let mut rec = c.rec();
-        rec.state.status = ContainerStatus::Running;
-        let saved = rec.save(self.root()).map_err(internal);
-        drop(rec);
-        self.changed();
-        saved
-    }
-
     pub async fn remove(&self, r: &str, force: bool) -> Result<(), ApiError> {
         self.remove_with_volumes(r, force, false).await
     }
@@ -357,6 +323,7 @@ impl Runtime {
             let mut rec = c.rec();
             let ran_for = record.at.saturating_sub(rec.state.started_at);
             rec.state.status = ContainerStatus::Exited;
+            rec.state.paused_by = None;
             rec.state.exit_code = record.exit_code;
             rec.state.oom_killed = oom;
             rec.state.pid = 0;

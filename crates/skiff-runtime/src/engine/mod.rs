@@ -12,6 +12,7 @@ mod io;
 mod lifecycle;
 mod names;
 mod netpool;
+mod pause;
 mod volumes;
 mod wire;
 
@@ -22,7 +23,7 @@ use skiff_sys::cgroup::{Cgroup, CgroupLayout};
 use skiff_types::time::human_duration;
 use skiff_types::{
     ApiError, ContainerId, ContainerInfo, ContainerName, ContainerSpec, ContainerState,
-    ContainerStatus, ContainerSummary, ErrorKind, Frame, StatsSample,
+    ContainerStatus, ContainerSummary, ErrorKind, Frame, PauseReason, StatsSample,
 };
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
@@ -432,7 +433,11 @@ fn summary(rec: &ContainerRecord, now: u64) -> ContainerSummary {
     let status_text = match st.status {
         ContainerStatus::Created => "Created".to_string(),
         ContainerStatus::Running => format!("Up {}", human_duration(secs(st.started_at))),
-        ContainerStatus::Paused => format!("Up {} (Paused)", human_duration(secs(st.started_at))),
+        ContainerStatus::Paused => format!(
+            "Up {} ({})",
+            human_duration(secs(st.started_at)),
+            st.paused_by.unwrap_or(PauseReason::User).label()
+        ),
         ContainerStatus::Restarting => {
             format!(
                 "Restarting ({}) {} ago",

@@ -200,6 +200,18 @@ impl Cgroup {
         )
     }
 
+    /// The group's cgroup v2 `cpu.pressure` file (PSI of its tasks), when the
+    /// layout has a v2 hierarchy and the kernel provides the file there.
+    pub fn cpu_pressure_file(&self) -> Option<std::path::PathBuf> {
+        let file = self
+            .layout
+            .v2_hierarchy()?
+            .mount
+            .join(&self.rel)
+            .join("cpu.pressure");
+        fsio::exists(&file).then_some(file)
+    }
+
     /// Pids in the group and its child groups, sorted, read from the primary hierarchy.
     pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
         let dir = self.primary_dir();

@@ -39,6 +39,8 @@ pub struct DaemonCmd {
     /// DNS server(s) the embedded DNS forwards to (IP:PORT; default: /etc/resolv.conf's)
     #[arg(long = "dns-upstream")]
     pub dns_upstream: Vec<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub batch: super::daemon_pressure::BatchPressureFlags,
 }
 
 pub fn run_daemon(ctx: &Ctx, args: DaemonCmd) -> anyhow::Result<i32> {
@@ -62,6 +64,7 @@ pub fn run_daemon(ctx: &Ctx, args: DaemonCmd) -> anyhow::Result<i32> {
             None => hostname()?,
         },
         node_ttl: std::time::Duration::from_secs(args.node_ttl),
+        pressure: args.batch.config()?,
         net: skiff_net::NetConfig {
             root: ctx.root.clone(),
             bridge: args.bridge,

@@ -6,6 +6,7 @@ mod build;
 mod connect;
 mod create;
 mod daemon;
+mod daemon_pressure;
 mod down;
 mod exec;
 mod images;

@@ -77,6 +77,13 @@ impl Executor for DaemonExecutor {
             let state = match info.state.status {
                 ContainerStatus::Created => ObservedState::Created,
                 ContainerStatus::Running | ContainerStatus::Restarting => ObservedState::Running,
+                // The batch freezer's pauses are its own to undo: to the
+                // reconcile loop such a container is simply running.
+                ContainerStatus::Paused
+                    if info.state.paused_by == Some(skiff_types::PauseReason::CpuPressure) =>
+                {
+                    ObservedState::Running
+                }
                 ContainerStatus::Paused => ObservedState::Paused,
                 ContainerStatus::Exited | ContainerStatus::Dead => ObservedState::Exited {
                     code: info.state.exit_code,

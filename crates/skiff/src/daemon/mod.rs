@@ -7,6 +7,7 @@ mod executor;
 mod images;
 mod jobs;
 mod net;
+pub mod pressure;
 mod registry;
 mod service_dns;
 pub mod services;
@@ -31,6 +32,8 @@ pub struct DaemonArgs {
     /// `--node-ttl`: how long a dead daemon's registrations linger.
     pub node_ttl: std::time::Duration,
     pub net: skiff_net::NetConfig,
+    /// `--batch-pressure*`: the freezer that makes batch containers yield.
+    pub pressure: pressure::PressureConfig,
 }
 
 /// Takes an exclusive lock on ROOT/daemon.lock, held for the daemon's lifetime:
@@ -58,6 +61,7 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.root)
         .with_context(|| format!("create state directory {}", args.root.display()))?;
     let _lock = lock_root(&args.root)?;
+    let freezer = pressure::Freezer::prepare(&args.pressure, &psi_files(&args))?;
     skiff_sys::signals::set_child_subreaper().context("set child subreaper")?;
     let _fast_attach = fast_attach(&args.root);
     std::fs::write(args.root.join("daemon.pid"), std::process::id().to_string())?;
@@ -105,6 +109,7 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
         };
         let control_store = registry.store().clone();
         let health = services::spawn(engine.clone(), registry.clone(), agent);
+        freezer.spawn(engine.clone());
         let shutdown = async {
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -158,6 +163,17 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
         net.shutdown(!engine.any_alive());
         served
     })
+}
+
+/// Where the freezer reads CPU pressure, best first: the host's PSI, then the
+/// cgroup v2 `cpu.pressure` of the containers' parent cgroup.
+fn psi_files(args: &DaemonArgs) -> Vec<PathBuf> {
+    let mut files = vec![PathBuf::from(skiff_sys::psi::HOST_CPU)];
+    if let Ok(layout) = skiff_sys::cgroup::CgroupLayout::discover() {
+        let parent = skiff_sys::cgroup::Cgroup::open(&layout, &args.cgroup_parent);
+        files.extend(parent.cpu_pressure_file());
+    }
+    files
 }
 
 /// On cgroup v1 hosts, holds a favordynmods mount so attaching a container to
