@@ -19,12 +19,12 @@
 # engine and the ratios of medians; asserts nothing about time.
 #
 # Run as root:  bench/compose-up.sh
-# Environment: ROUNDS (5), ENGINES ("skiff docker podman"), INTERVAL (1s),
+# Environment: ROUNDS (3), ENGINES ("skiff docker podman"), INTERVAL (1s),
 # SKIFF_BIN (a binary to use instead of the release build), KEEP_TMP=1.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
-ROUNDS=${ROUNDS:-5} ENGINES=${ENGINES:-skiff docker podman} INTERVAL=${INTERVAL:-1s}
+ROUNDS=${ROUNDS:-3} ENGINES=${ENGINES:-skiff docker podman} INTERVAL=${INTERVAL:-1s}
 N=20
 [ "$(id -u)" = 0 ] || { echo "compose-up.sh: needs root" >&2; exit 1; }
 BENCH_T=$(mktemp -d /tmp/scu.XXXXXX)
