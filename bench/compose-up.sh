@@ -97,8 +97,8 @@ fi
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 up_skiff() {
-  S up -d "$PROJ" >/dev/null
-  until [ "$(S status "$PROJ" 2>/dev/null | grep -c '\bhealthy\b')" -ge $N ]; do sleep 0.02; done
+  S up -d "$PROJ" >/dev/null 2>&1
+  until [ "$(S status cu 2>/dev/null | grep -c '(healthy)')" -ge $N ]; do sleep 0.02; done
 }
 down_skiff() { S down -v "$PROJ" >/dev/null; }
 

@@ -11,7 +11,7 @@ s image inspect "$IMG" >/dev/null 2>&1 || s build -t "$IMG" examples/busybox >/d
 step up -d $APP "(builds web, monitor and count FROM $IMG, returns once all is healthy)"
 s up -d $APP
 printf '\n\033[1mwebapp is up: point curl at http://%s/  (and http://%s/cgi-bin/count)\033[0m\n' "$LB" "$LB"
-step status $APP; s status $APP
+step status webapp "(the job is named in skiff.toml)"; s status webapp
 
 # One line per answer: "hello from webapp: web instance NAME".
 answers=$DEMO/webapp-answers
@@ -24,7 +24,8 @@ else
   # (nothing listens on $LB). Until it is, reach each web instance at the
   # address `skiff status` shows; drop this branch once `lb` is wired.
   echo "(nothing listens on $LB yet: curling each web instance at its address instead)"
-  for addr in $(s status $APP | awk '/web/ {for (i = 1; i <= NF; i++) if ($i ~ /^198\.1[89]\./) print $i}' | sed 's,/.*,,; s,:.*,,'); do
+  for addr in $(s status webapp | awk '/^(├─|└─) / {web = ($2 == "web"); next}
+      web {for (i = 1; i <= NF; i++) if ($i ~ /^198\.1[89]\./) print $i}' | tr ',' '\n' | grep -E '^198\.1[89]\.' | sed 's,/.*,,; s,:.*,,'); do
     curl -s -m 2 "http://$addr:8080/" | tee -a "$answers"
   done
 fi
@@ -33,6 +34,6 @@ printf '\n\033[1m%s distinct web instances answered:\033[0m %s\n' "$(grep -c . <
 [ "$(grep -c . <<<"$names")" -ge 3 ] || { echo "expected all 3 web instances to answer" >&2; exit 1; }
 curl -s -m 2 "http://$LB/cgi-bin/count" || true
 
-step logs --tail 3 monitor "(one monitor beside each web)"; s logs --tail 3 $APP monitor || s logs --tail 3 monitor || true
-step logs --tail 2 count "(the batch job, counting into the shared volume)"; s logs --tail 2 $APP count || s logs --tail 2 count || true
+step logs --tail 3 monitor "(one monitor beside each web)"; s logs --tail 3 monitor
+step logs --tail 2 count "(the batch job, counting into the shared volume)"; s logs --tail 2 count
 step down -v $APP; s down -v $APP

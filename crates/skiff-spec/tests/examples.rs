@@ -32,7 +32,11 @@ fn webapp_skiff_toml() {
     let web = &t.services["web"];
     assert_eq!(web.replicas, 3);
     assert_eq!(web.image.as_deref(), Some("webapp/web"));
-    assert_eq!(web.build.as_ref().map(|b| b.context.as_str()), Some("web"));
+    let build = web.build.as_ref().expect("web is built");
+    assert_eq!(
+        (build.context.as_str(), build.file.as_deref()),
+        ("web", Some("Containerfile"))
+    );
     let lb = web.lb.as_ref().expect("web has an lb");
     assert_eq!(lb.listen, "127.0.0.1:18480".parse().unwrap());
     assert_eq!((lb.mode, lb.port), (LbMode::Http, 8080));

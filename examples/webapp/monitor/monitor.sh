@@ -5,7 +5,8 @@ target=${TARGET:-web:8080}
 every=${EVERY:-2}
 echo "monitor $(hostname) watching http://$target/ every ${every}s"
 while :; do
-    if body=$(wget -q -T 2 -O - "http://$target/" 2>&1); then
+    # (busybox 1.35 static wget crashes with -T: timeout(1) bounds the poll)
+    if body=$(timeout 3 wget -q -O - "http://$target/" 2>&1); then
         echo "$(date +%T) ok   $body"
         touch /tmp/healthy
     else
