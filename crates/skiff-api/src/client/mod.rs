@@ -3,6 +3,7 @@
 
 mod http;
 mod images;
+mod jobs;
 mod networks;
 mod registry;
 mod services;

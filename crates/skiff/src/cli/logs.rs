@@ -1,4 +1,5 @@
-//! `skiff logs [-f] [--tail N] [-t] CONTAINER`.
+//! `skiff logs [-f] [--tail N] [-t] CONTAINER|SERVICE` (a topology service: every
+//! instance's lines, merged and prefixed with the instance's name).
 
 use super::Ctx;
 use skiff_types::{FrameKind, LogOptions};
@@ -37,7 +38,25 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<i32> {
         stdout: true,
         stderr: true,
     };
-    let frames = ctx.client()?.logs(&args.container, &opts)?;
+    let client = ctx.client()?;
+    // `skiff logs SERVICE`: a topology service's instances, merged.
+    if client.inspect(&args.container).is_err() {
+        if let Some(view) = super::svclogs::job_with_service(&client, &args.container)? {
+            let mut followed = std::collections::HashSet::new();
+            let threads = super::svclogs::follow_new(
+                &client,
+                &view,
+                Some(&args.container),
+                &opts,
+                &mut followed,
+            );
+            for t in threads {
+                let _ = t.join();
+            }
+            return Ok(0);
+        }
+    }
+    let frames = client.logs(&args.container, &opts)?;
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
     for frame in frames {
         let frame = frame?;

@@ -6,6 +6,7 @@ mod build;
 mod connect;
 mod create;
 mod daemon;
+mod down;
 mod exec;
 mod images;
 mod inspect;
@@ -21,15 +22,20 @@ mod push;
 mod registry;
 mod rm;
 mod run;
+mod scale;
 mod service_flags;
 mod services;
 mod session;
 mod spec;
 mod start;
 mod stats;
+mod status;
 mod stop;
+mod svclogs;
 mod term;
+mod topo;
 mod unpause;
+mod up;
 mod volume;
 mod wait;
 
@@ -120,6 +126,14 @@ pub enum Verb {
     Watch(services::WatchArgs),
     /// Manage networks
     Network(network::Args),
+    /// Run a topology (skiff.toml or Compose) and keep it converged
+    Up(up::Args),
+    /// Remove a topology's containers and networks (-v: and volumes)
+    Down(down::Args),
+    /// Set replica counts: skiff scale web=8
+    Scale(scale::Args),
+    /// Show jobs, their services and instances
+    Status(status::Args),
     #[command(hide = true)]
     Daemon(daemon::DaemonCmd),
     #[command(hide = true)]
@@ -182,6 +196,10 @@ pub fn main() -> i32 {
         Verb::Services(a) => (services::list(&ctx, a), 1),
         Verb::Service(a) => (services::service(&ctx, a), 1),
         Verb::Watch(a) => (services::watch(&ctx, a), 1),
+        Verb::Up(a) => (up::run(&ctx, a), 1),
+        Verb::Down(a) => (down::run(&ctx, a), 1),
+        Verb::Scale(a) => (scale::run(&ctx, a), 1),
+        Verb::Status(a) => (status::run(&ctx, a), 1),
         Verb::Daemon(a) => (daemon::run_daemon(&ctx, a), 1),
         Verb::Keeper => (daemon::run_keeper(&ctx), 1),
     };

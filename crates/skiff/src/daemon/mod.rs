@@ -3,7 +3,9 @@
 
 mod build;
 mod engine;
+mod executor;
 mod images;
+mod jobs;
 mod net;
 mod registry;
 mod service_dns;
@@ -101,6 +103,7 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
             node: args.node.clone(),
             ttl: args.node_ttl,
         };
+        let control_store = registry.store().clone();
         let health = services::spawn(engine.clone(), registry.clone(), agent);
         let shutdown = async {
             let mut term =
@@ -112,13 +115,43 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
             }
         };
         eprintln!("skiff daemon: listening on {}", args.socket.display());
-        let adapter = engine::Adapter(engine.clone(), Arc::new(images), health, net.clone());
-        let app = skiff_api::router(Arc::new(adapter)).merge(skiff_api::services_router(Arc::new(
-            services::Directory(registry),
-        )));
+        let adapter = Arc::new(engine::Adapter(
+            engine.clone(),
+            Arc::new(images),
+            health,
+            net.clone(),
+        ));
+        // Topologies: the controller and this node's agent (one code path
+        // for a single host over redb and for a cluster over etcd).
+        let controller = tokio::spawn(skiff_control::run(
+            control_store.clone(),
+            skiff_control::ControllerConfig::default(),
+        ));
+        let node_agent = tokio::spawn(skiff_agent::run(
+            control_store.clone(),
+            Arc::new(executor::DaemonExecutor::new(
+                adapter.clone(),
+                args.node.clone(),
+            )),
+            skiff_agent::AgentConfig {
+                node: args.node.clone(),
+                tick: std::time::Duration::from_millis(500),
+            },
+        ));
+        let jobs = Arc::new(jobs::Jobs {
+            store: control_store,
+            engine: adapter.clone(),
+        });
+        let app = skiff_api::router(adapter)
+            .merge(skiff_api::services_router(Arc::new(services::Directory(
+                registry,
+            ))))
+            .merge(skiff_api::jobs_router(jobs));
         let served = skiff_api::serve_router(app, &args.socket, shutdown)
             .await
             .with_context(|| format!("serve on {}", args.socket.display()));
+        controller.abort();
+        node_agent.abort();
         // Containers keep running under the keeper (like live-restore); only an
         // empty parent cgroup is tidied away.
         engine.tidy_cgroup_parent();

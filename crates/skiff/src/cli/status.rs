@@ -1,0 +1,108 @@
+//! `skiff status [JOB]`: a tree of jobs, their services, and each service's
+//! instances with state, health, addresses and node.
+
+use super::Ctx;
+use skiff_types::{AllocStatus, DesiredState, InstanceView, JobView};
+use std::fmt::Write;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only this job
+    #[arg(value_name = "JOB")]
+    pub job: Option<String>,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<i32> {
+    let client = ctx.client()?;
+    let views = match &args.job {
+        Some(j) => vec![client.job(j)?],
+        None => client.jobs()?,
+    };
+    if views.is_empty() {
+        println!("no jobs");
+    }
+    print!("{}", render(&views));
+    Ok(0)
+}
+
+fn status_word(i: &InstanceView) -> String {
+    let s = match i.report.status {
+        AllocStatus::Pending => "pending",
+        AllocStatus::Running => "running",
+        AllocStatus::Suspended => "frozen",
+        AllocStatus::Complete => "complete",
+        AllocStatus::Failed => "failed",
+        AllocStatus::Stopped => "stopped",
+    };
+    match i.alloc.desired {
+        DesiredState::Stop if i.report.status.is_live() => format!("{s} (stopping)"),
+        _ => s.to_string(),
+    }
+}
+
+/// The tree for `views`.
+pub fn render(views: &[JobView]) -> String {
+    let mut out = String::new();
+    for v in views {
+        let _ = writeln!(out, "{}", v.topology.name);
+        let n = v.topology.services.len();
+        for (si, svc) in v.topology.services.values().enumerate() {
+            let last_svc = si + 1 == n;
+            let (branch, pad) = if last_svc {
+                ("└─", "   ")
+            } else {
+                ("├─", "│  ")
+            };
+            let mine: Vec<&InstanceView> = v
+                .instances
+                .iter()
+                .filter(|i| i.alloc.service == svc.name)
+                .collect();
+            let ready = mine.iter().filter(|i| i.report.ready()).count();
+            let want = svc.wanted_replicas(&v.topology);
+            let mut line = format!("{branch} {} {ready}/{want}", svc.name);
+            if let Some(lb) = &svc.lb {
+                let _ = write!(line, "  lb {}", lb.listen);
+            }
+            let _ = writeln!(out, "{line}");
+            for (ii, inst) in mine.iter().enumerate() {
+                let b = if ii + 1 == mine.len() {
+                    "└─"
+                } else {
+                    "├─"
+                };
+                let name = inst
+                    .report
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| inst.alloc.id.to_string());
+                let health = inst
+                    .report
+                    .health
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default();
+                let addrs: Vec<String> = inst
+                    .report
+                    .addresses
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect();
+                let addrs = if addrs.is_empty() {
+                    "-".to_string()
+                } else {
+                    addrs.join(",")
+                };
+                let mut line = format!(
+                    "{pad}{b} {name}  {}{health}  {addrs}  node {}",
+                    status_word(inst),
+                    inst.alloc.node
+                );
+                if let Some(e) = &inst.report.error {
+                    let _ = write!(line, "  error: {e}");
+                }
+                let _ = writeln!(out, "{line}");
+            }
+        }
+    }
+    out
+}

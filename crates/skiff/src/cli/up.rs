@@ -1,0 +1,141 @@
+//! `skiff up [-d] [DIR | -f FILE ...] [--env NAME]`: parse and validate the
+//! topology here (nothing is sent if it is invalid), build or pull its
+//! images, hand it to the daemon as the job's desired state, and wait until
+//! every instance runs (healthy where checked). With `-d` it then prints
+//! each load balancer's URL and returns; without, it follows the merged logs
+//! until Ctrl-C and then takes the job down (containers and networks; named
+//! volumes are kept).
+
+use super::topo::{load, prepare_images, TopoArgs};
+use super::{svclogs, Ctx};
+use nix::sys::signal::{SigSet, Signal};
+use skiff_api::Client;
+use skiff_types::{AllocStatus, DesiredState, JobView, LbMode, LogOptions, Topology};
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Return once everything runs, leaving it running
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Seconds to wait for every instance to run (and be healthy)
+    #[arg(long, default_value_t = 300)]
+    pub wait_timeout: u64,
+    #[command(flatten)]
+    pub topo: TopoArgs,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<i32> {
+    let topo = load(&args.topo)?;
+    // Ctrl-C from here on is ours to handle (threads inherit the mask).
+    let signals = SigSet::from_iter([Signal::SIGINT, Signal::SIGTERM]);
+    if !args.detach {
+        signals.thread_block()?;
+    }
+    prepare_images(ctx, &topo)?;
+    let client = ctx.client()?;
+    client.put_job(&topo)?;
+    eprintln!(
+        "Job {}: {} service(s) submitted",
+        topo.name,
+        topo.services.len()
+    );
+    let view = wait_converged(&client, &topo.name, Duration::from_secs(args.wait_timeout))?;
+    print_ready(&view);
+    if args.detach {
+        return Ok(0);
+    }
+    foreground(&client, &topo, signals)
+}
+
+/// Polls the job until every service runs its wanted instances.
+pub fn wait_converged(client: &Client, job: &str, timeout: Duration) -> anyhow::Result<JobView> {
+    let deadline = Instant::now() + timeout;
+    let mut last_errors = HashSet::new();
+    loop {
+        let view = client.job(job)?;
+        if view.converged() {
+            return Ok(view);
+        }
+        for i in &view.instances {
+            if let Some(e) = &i.report.error {
+                if last_errors.insert((i.alloc.id.clone(), e.clone())) {
+                    eprintln!("{}: {e}", i.alloc.id);
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!(
+                "job {job}: not every instance is running after {}s (see skiff status)",
+                timeout.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn print_ready(view: &JobView) {
+    let topo = &view.topology;
+    for svc in topo.services.values() {
+        let running = view
+            .instances
+            .iter()
+            .filter(|i| i.alloc.service == svc.name && i.alloc.desired != DesiredState::Stop)
+            .filter(|i| {
+                matches!(
+                    i.report.status,
+                    AllocStatus::Running | AllocStatus::Complete
+                )
+            })
+            .count();
+        println!("{:<20} {running} running", svc.name);
+    }
+    for url in lb_urls(topo) {
+        println!("{url}");
+    }
+}
+
+/// Where each service's load balancer listens.
+pub fn lb_urls(topo: &Topology) -> Vec<String> {
+    topo.services
+        .values()
+        .filter_map(|s| {
+            let lb = s.lb.as_ref()?;
+            let scheme = match lb.mode {
+                LbMode::Http => "http",
+                LbMode::Tcp => "tcp",
+            };
+            Some(format!("{}: {scheme}://{}", s.name, lb.listen))
+        })
+        .collect()
+}
+
+/// Follows the merged logs (picking up replaced instances) until a signal,
+/// then takes the job down.
+fn foreground(client: &Client, topo: &Topology, signals: SigSet) -> anyhow::Result<i32> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(signals.wait());
+    });
+    let opts = LogOptions {
+        follow: true,
+        tail: None,
+        timestamps: false,
+        stdout: true,
+        stderr: true,
+    };
+    let mut followed = HashSet::new();
+    loop {
+        if let Ok(view) = client.job(&topo.name) {
+            svclogs::follow_new(client, &view, None, &opts, &mut followed);
+        }
+        if rx.recv_timeout(Duration::from_secs(1)).is_ok() {
+            break;
+        }
+    }
+    eprintln!("Stopping job {}", topo.name);
+    client.delete_job(&topo.name, false)?;
+    eprintln!("Job {} removed", topo.name);
+    Ok(0)
+}
