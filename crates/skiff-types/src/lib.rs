@@ -11,6 +11,7 @@ pub mod container;
 pub mod error;
 pub mod frame;
 pub mod id;
+pub mod lb;
 pub mod mount;
 pub mod mount_parse;
 pub mod network;
@@ -30,6 +31,7 @@ pub use container::{
 pub use error::{ApiError, ErrorKind};
 pub use frame::{encode_into, Frame, FrameDecoder, FrameError, FrameKind};
 pub use id::{ContainerId, ContainerName, IdError};
+pub use lb::{LbDef, LbStatus, UsesSpec};
 pub use mount::{MountSpec, MountType, Volume, VolumeCreateRequest, VolumePruneResponse};
 pub use network::{Endpoint, NetworkConnect, NetworkCreate, NetworkInfo};
 pub use resources::{parse_cpus, parse_memory_size, Resources, SizeError};
