@@ -8,6 +8,7 @@
 pub mod client;
 pub mod engine;
 pub mod images;
+pub mod lbs;
 pub mod networks;
 pub mod registry;
 pub mod router;
@@ -20,6 +21,7 @@ mod volumes;
 pub use client::{Client, ClientError, LogFrames, ServiceUpdates, Stream};
 pub use engine::{Engine, Session};
 pub use images::{BodyReader, BuildRequest, ByteStream, ChannelWriter, SaveRequest};
+pub use lbs::{lbs_router, LoadBalancers};
 pub use registry::{PullRequest, PushRequest, RegistryAccess, RegistryLine};
 pub use router::{router, ErrorResponse};
 pub use serve::{bind, serve, serve_router};

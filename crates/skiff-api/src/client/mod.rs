@@ -3,6 +3,7 @@
 
 mod http;
 mod images;
+mod lbs;
 mod networks;
 mod registry;
 mod services;
