@@ -18,10 +18,11 @@ s() { "$SKIFF" --root "$ROOT" --host "$SOCK" "$@"; }
 mkdir -p "$ROOT"
 "$SKIFF" --root "$ROOT" --host "$SOCK" daemon >"$DEMO/daemon.log" 2>&1 &
 DAEMON=$!
-trap 's rm -f demo-web demo-count >/dev/null 2>&1 || true; s volume rm demo-data >/dev/null 2>&1 || true; kill $DAEMON 2>/dev/null || true; wait $DAEMON 2>/dev/null || true' EXIT
+trap 's down -v examples/webapp >/dev/null 2>&1 || true; s rm -f demo-web demo-count >/dev/null 2>&1 || true; s volume rm demo-data >/dev/null 2>&1 || true; kill $DAEMON 2>/dev/null || true; wait $DAEMON 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [ -S "$DEMO/skiff.sock" ] && break; sleep 0.05; done
 
 step() { printf '\n\033[1m$ skiff %s\033[0m\n' "$*"; }
+if [ "${DEMO_PART:-all}" = all ]; then
 step build -t $IMG examples/busybox; s build -t $IMG examples/busybox
 step build -t $IMG examples/busybox "(again: every step CACHED)"; s build -t $IMG examples/busybox | grep -E 'CACHED|Successfully'
 step images; s images
@@ -59,4 +60,8 @@ step save -o "$DEMO/busybox.tar" $IMG; s save -o "$DEMO/busybox.tar" $IMG
 step rmi $IMG; s rmi $IMG
 step load -i "$DEMO/busybox.tar"; s load -i "$DEMO/busybox.tar"
 step volume rm demo-data; s volume rm demo-data
+fi
+# The product: a whole topology from one file (examples/webapp/skiff.toml).
+# shellcheck source=scripts/demo-webapp.sh
+source scripts/demo-webapp.sh
 echo; echo "demo done: state in $ROOT, daemon log in $DEMO/daemon.log"

@@ -86,7 +86,8 @@ CONF
   start-stop-daemon --start --background --make-pidfile --pidfile "$d/dockerd.pid" \
     --output "$d/dockerd.log" --exec /usr/sbin/dockerd -- \
     --data-root "$d/data" --exec-root "$d/exec" -H "unix://$d/docker.sock" --pidfile "$d/dockerd.own.pid" \
-    --containerd "$d/ctd.sock" --storage-driver overlay2 --bridge none --iptables=false --ip-masq=false
+    --containerd "$d/ctd.sock" --storage-driver overlay2 --bridge none --iptables=false --ip-masq=false \
+    ${DOCKERD_ARGS:-}
   export DOCKER_SOCK=unix://$d/docker.sock DOCKER_IMAGE=skiff-bench-busybox:latest
   wait_for 60 /usr/bin/docker -H "$DOCKER_SOCK" info || { log "dockerd did not come up (see $d/dockerd.log)"; return 1; }
   tar -C "$ROOTFS" -c . | /usr/bin/docker -H "$DOCKER_SOCK" import - "$DOCKER_IMAGE" >/dev/null

@@ -14,6 +14,9 @@
 //! - [`dns`] answers `NAME.skiff` A and `_PORT._tcp.NAME.skiff` SRV queries as
 //!   a pure function of a [`Catalog`] snapshot; [`LiveCatalog`] keeps one current.
 //!
+//! - [`lbs`]: load balancer records (`/skiff/lbs/<name>`) every daemon runs;
+//!   [`watchers`]: who watches a service and how far it got (drain acks).
+//!
 //! It must not run probes, containers or sockets: the daemon (agent) does
 //! that and feeds results in; the DNS server encodes the answers.
 
@@ -22,8 +25,10 @@ pub mod dns;
 mod error;
 pub mod health;
 pub mod keys;
+pub mod lbs;
 mod registry;
 mod watch;
+pub mod watchers;
 
 pub use catalog::{Catalog, LiveCatalog};
 pub use error::RegistryError;

@@ -28,6 +28,24 @@ pub fn create_detached() -> io::Result<OwnedFd> {
     made
 }
 
+/// Binds a TCP listener at `addr` inside the network namespace `ns` (a
+/// container's), from a throwaway thread that enters the namespace and then
+/// ends: the socket stays in that namespace, the caller's threads never move.
+pub fn bind_tcp_in(
+    ns: std::os::fd::BorrowedFd<'_>,
+    addr: std::net::SocketAddr,
+) -> io::Result<std::net::TcpListener> {
+    let ns = ns.try_clone_to_owned()?;
+    std::thread::spawn(move || {
+        setns(&ns, CloneFlags::CLONE_NEWNET).map_err(io::Error::from)?;
+        let l = std::net::TcpListener::bind(addr)?;
+        l.set_nonblocking(true)?;
+        Ok(l)
+    })
+    .join()
+    .unwrap_or_else(|_| Err(io::Error::other("namespace thread panicked")))
+}
+
 /// Sets IFF_UP on `lo` with two ioctls on a throwaway socket (no netlink, no allocation).
 pub(crate) fn loopback_up() -> SysResult<()> {
     // SAFETY: socket(2) with integer arguments; the fd is closed below.
@@ -76,6 +94,20 @@ pub(crate) fn ifindex_via(sock: std::os::fd::BorrowedFd<'_>, name: &str) -> io::
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_listener_bound_in_a_namespace_is_not_reachable_from_the_host() {
+        if !nix::unistd::Uid::effective().is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        use std::os::fd::AsFd;
+        let ns = super::create_detached().unwrap();
+        let l = super::bind_tcp_in(ns.as_fd(), "127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = l.local_addr().unwrap();
+        // The host's loopback has no listener on that port (the namespace's has).
+        assert!(std::net::TcpStream::connect(addr).is_err());
+    }
+
     #[test]
     fn a_detached_namespace_differs_and_the_thread_returns() {
         if !nix::unistd::Uid::effective().is_root() {

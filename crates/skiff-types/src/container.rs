@@ -137,6 +137,8 @@ pub struct ContainerSpec {
     pub health: Option<HealthCheck>,
     /// `--no-healthcheck`: ignore the image's HEALTHCHECK.
     pub no_healthcheck: bool,
+    /// `--uses SERVICE[:LOCALPORT]`: local forwarders to services (ambassadors).
+    pub uses: Vec<crate::UsesSpec>,
 }
 
 impl ContainerSpec {

@@ -4,6 +4,7 @@
 mod http;
 mod images;
 mod jobs;
+mod lbs;
 mod networks;
 mod registry;
 mod services;

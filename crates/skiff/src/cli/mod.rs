@@ -12,6 +12,7 @@ mod exec;
 mod images;
 mod inspect;
 mod kill;
+mod lb;
 mod load;
 mod login;
 mod logs;
@@ -135,6 +136,8 @@ pub enum Verb {
     Scale(scale::Args),
     /// Show jobs, their services and instances
     Status(status::Args),
+    /// Run a load balancer in front of a service (lb NAME --service S --listen ADDR:PORT), or ls/inspect/rm
+    Lb(lb::Args),
     #[command(hide = true)]
     Daemon(daemon::DaemonCmd),
     #[command(hide = true)]
@@ -178,6 +181,7 @@ pub fn main() -> i32 {
         Verb::Kill(a) => (kill::run(&ctx, a), 1),
         Verb::Rm(a) => (rm::run(&ctx, a), 1),
         Verb::Network(a) => (network::run(&ctx, a), 1),
+        Verb::Lb(a) => (lb::run(&ctx, a), 1),
         Verb::Pause(a) => (pause::run(&ctx, a), 1),
         Verb::Unpause(a) => (unpause::run(&ctx, a), 1),
         Verb::Stats(a) => (stats::run(&ctx, a), 1),

@@ -39,6 +39,9 @@ pub struct ServiceFlags {
     /// Disable any container-specified HEALTHCHECK
     #[arg(long = "no-healthcheck")]
     pub no_healthcheck: bool,
+    /// Reach a service at 127.0.0.1:LOCALPORT inside the container (default: the service's port)
+    #[arg(long = "uses", value_name = "SERVICE[:LOCALPORT]")]
+    pub uses: Vec<skiff_types::UsesSpec>,
 }
 
 /// `NAME:PORT[/proto]`.
@@ -119,6 +122,11 @@ impl ServiceFlags {
 
     /// Fills `spec.services` and `spec.health`.
     pub fn apply(&self, spec: &mut ContainerSpec) -> anyhow::Result<()> {
+        for u in &self.uses {
+            skiff_registry::keys::validate_service(&u.service)
+                .with_context(|| format!("invalid --uses {:?}", u.service))?;
+        }
+        spec.uses = self.uses.clone();
         for s in &self.service {
             let mut decl = parse_service(s)?;
             decl.tags = self.tag.clone();

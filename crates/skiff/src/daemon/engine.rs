@@ -18,6 +18,8 @@ pub struct Adapter(
     pub super::images::Images,
     pub super::services::HealthBoard,
     pub skiff_net::NetManager,
+    /// The drain-aware stop (deregister, wait for watchers' acks, then signal).
+    pub super::lb::drain::Drainer,
 );
 
 /// Runs a blocking skiff-net call off the async workers.
@@ -89,13 +91,13 @@ impl Engine for Adapter {
         Ok(info)
     }
     async fn stop(&self, r: &str, timeout: Option<u32>) -> Result<(), ApiError> {
-        self.0.stop(r, timeout).await
+        self.4.stop(r, timeout).await
     }
     async fn kill(&self, r: &str, signal: i32) -> Result<(), ApiError> {
         self.0.kill(r, signal).await
     }
     async fn remove(&self, r: &str, force: bool) -> Result<(), ApiError> {
-        self.0.remove(r, force).await
+        self.4.remove(r, force, false).await
     }
     async fn remove_with_volumes(
         &self,
@@ -103,7 +105,7 @@ impl Engine for Adapter {
         force: bool,
         volumes: bool,
     ) -> Result<(), ApiError> {
-        self.0.remove_with_volumes(r, force, volumes).await
+        self.4.remove(r, force, volumes).await
     }
     async fn volume_create(&self, req: VolumeCreateRequest) -> Result<Volume, ApiError> {
         self.0.volume_create(req).await

@@ -6,6 +6,7 @@ mod engine;
 mod executor;
 mod images;
 mod jobs;
+pub mod lb;
 mod net;
 pub mod pressure;
 mod registry;
@@ -81,7 +82,12 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
     rt.block_on(async move {
         let net = skiff_net::NetManager::open(args.net.clone())
             .map_err(|e| anyhow::anyhow!("set up networking: {e}"))?;
-        let hooks = std::sync::Arc::new(net::Hooks(net.clone()));
+        let store = store::open(&args.store, &args.root).await?;
+        let registry = skiff_registry::Registry::new(store);
+        let lease = lb::LeaseKeeper::spawn(registry.store().clone(), args.node_ttl);
+        let ambassadors =
+            lb::uses::Ambassadors::new(registry.clone(), args.node.clone(), lease.subscribe());
+        let hooks = std::sync::Arc::new(net::Hooks(net.clone(), ambassadors));
         let engine = Runtime::open_with_network(cfg, Some(hooks))
             .await
             .context("open the container engine")?;
@@ -94,8 +100,6 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
                 engine.keeper_pid()
             );
         }
-        let store = store::open(&args.store, &args.root).await?;
-        let registry = skiff_registry::Registry::new(store);
         // `NAME.skiff` (A/AAAA/SRV of healthy instances) in every network's DNS.
         net.add_name_source(Arc::new(service_dns::ServiceNames(
             skiff_registry::LiveCatalog::follow(
@@ -103,9 +107,17 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
                 std::time::Duration::from_secs(1),
             ),
         )));
+        let draining = services::Draining::default();
         let agent = services::AgentConfig {
             node: args.node.clone(),
             ttl: args.node_ttl,
+            draining: draining.clone(),
+        };
+        let lbs = lb::LbManager::spawn(registry.clone(), args.node.clone(), &lease);
+        let drainer = lb::drain::Drainer {
+            rt: engine.clone(),
+            registry: registry.clone(),
+            draining,
         };
         let control_store = registry.store().clone();
         let health = services::spawn(engine.clone(), registry.clone(), agent);
@@ -125,6 +137,7 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
             Arc::new(images),
             health,
             net.clone(),
+            drainer,
         ));
         // Topologies: the controller and this node's agent (one code path
         // for a single host over redb and for a cluster over etcd).
@@ -151,7 +164,8 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
             .merge(skiff_api::services_router(Arc::new(services::Directory(
                 registry,
             ))))
-            .merge(skiff_api::jobs_router(jobs));
+            .merge(skiff_api::jobs_router(jobs))
+            .merge(skiff_api::lbs_router(Arc::new(lbs)));
         let served = skiff_api::serve_router(app, &args.socket, shutdown)
             .await
             .with_context(|| format!("serve on {}", args.socket.display()));

@@ -6,7 +6,11 @@ use skiff_types::{ApiError, ContainerSpec, ErrorKind};
 use std::os::fd::BorrowedFd;
 use std::path::PathBuf;
 
-pub struct Hooks(pub NetManager);
+/// Networking, plus the `--uses` forwarders that live in a container's namespace.
+pub struct Hooks(
+    pub NetManager,
+    pub std::sync::Arc<super::lb::uses::Ambassadors>,
+);
 
 pub fn api_error(e: NetError) -> ApiError {
     let kind = match &e {
@@ -20,6 +24,15 @@ pub fn api_error(e: NetError) -> ApiError {
 
 impl NetworkHooks for Hooks {
     fn validate(&self, spec: &ContainerSpec) -> Result<(), ApiError> {
+        if !spec.uses.is_empty()
+            && (spec.userns_auto || spec.network == skiff_types::NetworkMode::None)
+        {
+            return Err(ApiError::new(
+                ErrorKind::Invalid,
+                "--uses needs the container's network (bridge, a user network or host); not with --network none or --userns=auto",
+            ));
+        }
+        super::lb::uses::Ambassadors::validate(&spec.uses)?;
         self.0.validate(spec).map_err(api_error)
     }
 
@@ -36,10 +49,16 @@ impl NetworkHooks for Hooks {
             exposed: &c.spec.exposed_ports,
             dir: c.dir,
         };
-        self.0.attach(&req, netns).map_err(api_error)
+        let files = self.0.attach(&req, netns).map_err(api_error)?;
+        if let Err(e) = self.1.attach(c.id, &c.spec.uses, netns) {
+            self.0.detach(c.id);
+            return Err(e);
+        }
+        Ok(files)
     }
 
     fn detach(&self, id: &str) {
+        self.1.detach(id);
         self.0.detach(id)
     }
 

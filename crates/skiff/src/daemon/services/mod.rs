@@ -14,10 +14,12 @@
 //! catches up by itself once the store is back.
 
 mod directory;
+pub mod draining;
 pub mod plan;
 mod probe;
 
 pub use directory::Directory;
+pub use draining::Draining;
 
 use plan::{desired_instances, diff, instance_addr, key, InstanceKey};
 use skiff_registry::health::{HealthMonitor, ProbeRun};
@@ -55,6 +57,8 @@ impl HealthBoard {
 pub struct AgentConfig {
     pub node: String,
     pub ttl: Duration,
+    /// Containers being stopped with a drain: not wanted in the registry.
+    pub draining: Draining,
 }
 
 struct Tracked {
@@ -138,6 +142,7 @@ impl Agent {
                     self.registered.clear();
                 }
                 _ = tokio::time::sleep(wake) => {}
+                _ = self.cfg.draining.woken() => {}
             }
         }
     }
@@ -305,9 +310,11 @@ impl Agent {
                 Err(e) => return self.report(Err(e.to_string())),
             }
         }
+        let draining = self.cfg.draining.clone();
         let desired: BTreeMap<InstanceKey, Instance> = self
             .tracked
             .values()
+            .filter(|t| !draining.contains(t.info.id.as_str()))
             .flat_map(|t| {
                 let health = t.monitor.as_ref().map(HealthMonitor::status);
                 desired_instances(&t.info, health, &self.cfg.node)
@@ -319,14 +326,24 @@ impl Agent {
             return false;
         };
         let mut result = Ok(());
+        let mut revisions: BTreeMap<String, u64> = BTreeMap::new();
         for (service, id) in deletes {
             match session.deregister(&service, &id).await {
-                Ok(_) => {
-                    self.registered.remove(&(service, id));
+                Ok(rev) => {
+                    if let Some(c) = self
+                        .registered
+                        .remove(&(service, id))
+                        .as_ref()
+                        .and_then(container_of)
+                    {
+                        let r = revisions.entry(c).or_default();
+                        *r = (*r).max(rev);
+                    }
                 }
                 Err(e) => result = Err(e.to_string()),
             }
         }
+        self.report_drained(&revisions);
         if !puts.is_empty() {
             match session.register_batch(&puts).await {
                 Ok(_) => self
@@ -336,6 +353,36 @@ impl Agent {
             }
         }
         self.report(result)
+    }
+
+    /// Tells the drains whose container has nothing registered any more at
+    /// which revision its instances went (`revisions`: this round's deletes).
+    fn report_drained(&self, revisions: &BTreeMap<String, u64>) {
+        for id in self.cfg.draining.pending() {
+            let left = self
+                .registered
+                .values()
+                .any(|i| container_of(i).as_deref() == Some(&id));
+            if left {
+                continue;
+            }
+            let services = self
+                .tracked
+                .get(&id)
+                .map(|t| {
+                    t.info
+                        .config
+                        .services
+                        .iter()
+                        .map(|s| s.name.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let revision = revisions.get(&id).copied().unwrap_or(0);
+            self.cfg
+                .draining
+                .finish(&id, draining::Deregistered { revision, services });
+        }
     }
 
     /// Logs the first failure of a run and the recovery; true when fine.
@@ -355,4 +402,9 @@ impl Agent {
             }
         }
     }
+}
+
+/// The container an instance belongs to (the agent writes it in `meta`).
+fn container_of(i: &Instance) -> Option<String> {
+    i.meta.get("container").cloned()
 }
