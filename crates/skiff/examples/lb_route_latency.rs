@@ -56,7 +56,10 @@ fn opts() -> Opts {
             other => panic!("unknown flag {other}"),
         }
     }
-    assert!(!o.socket.is_empty() && !o.rootfs.is_empty(), "--socket and --rootfs are required");
+    assert!(
+        !o.socket.is_empty() && !o.rootfs.is_empty(),
+        "--socket and --rootfs are required"
+    );
     o
 }
 
@@ -90,9 +93,24 @@ fn instance(o: &Opts, name: &str, port: u16) {
     skiff(
         o,
         &[
-            "run", "-d", "--name", name, "--network", "host", "--service", &svc,
-            "--health-tcp", "--health-interval", "50ms", "--health-retries", "1",
-            "--rootfs", &o.rootfs, "sh", "-c", &script,
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "host",
+            "--service",
+            &svc,
+            "--health-tcp",
+            "--health-interval",
+            "50ms",
+            "--health-retries",
+            "1",
+            "--rootfs",
+            &o.rootfs,
+            "sh",
+            "-c",
+            &script,
         ],
     );
 }
@@ -129,7 +147,10 @@ fn load(addr: SocketAddr, stop: Arc<AtomicBool>, seen: Arc<Mutex<HashMap<String,
                 break;
             }
             let name = String::from_utf8_lossy(&body).trim().to_owned();
-            seen.lock().unwrap().entry(name).or_insert_with(Instant::now);
+            seen.lock()
+                .unwrap()
+                .entry(name)
+                .or_insert_with(Instant::now);
         }
     }
 }
@@ -162,7 +183,11 @@ fn main() {
             for u in watch {
                 if let Ok(ServiceUpdate::Add { instance, .. }) = u {
                     let name = instance.meta.get("name").cloned().unwrap_or_default();
-                    added.lock().unwrap().entry(name).or_insert_with(Instant::now);
+                    added
+                        .lock()
+                        .unwrap()
+                        .entry(name)
+                        .or_insert_with(Instant::now);
                 }
             }
         });
@@ -204,8 +229,16 @@ fn main() {
     let _ = client.lb_remove("bench");
     ms.sort_by(f64::total_cmp);
     let (p50, p99, max) = (pct(&ms, 0.5), pct(&ms, 0.99), ms[ms.len() - 1]);
-    println!("registry change -> first routed request, {} rounds, {} keep-alive clients, embedded store", ms.len(), o.clients);
+    println!(
+        "registry change -> first routed request, {} rounds, {} keep-alive clients, embedded store",
+        ms.len(),
+        o.clients
+    );
     println!("  skiff   p50 {p50:.2} ms  p99 {p99:.2} ms  max {max:.2} ms  (target p99 <= 50 ms)");
     println!("  peers (documented floors): Traefik 2000 ms provider throttle, kube-proxy >= 1000 ms sync");
-    println!("  ratio skiff p99 / Traefik floor = {:.4}; / kube-proxy floor = {:.4}", p99 / 2000.0, p99 / 1000.0);
+    println!(
+        "  ratio skiff p99 / Traefik floor = {:.4}; / kube-proxy floor = {:.4}",
+        p99 / 2000.0,
+        p99 / 1000.0
+    );
 }

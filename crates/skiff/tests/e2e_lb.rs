@@ -6,6 +6,7 @@
 //! and only then signals; `--uses` reaches the service from inside a client
 //! container and follows a replacement without restarting the client;
 //! `lb rm` frees the port at once; bad input is refused with nothing applied.
+//! The forwarders of `--uses` come back after a daemon restart.
 
 mod common;
 mod lb_support;
@@ -147,7 +148,7 @@ fn uses_reaches_the_service_and_follows_a_replacement() {
     if !need_root("uses_reaches_the_service_and_follows_a_replacement") {
         return;
     }
-    let d = Daemon::start();
+    let mut d = Daemon::start();
     backend(&d, "web1", "web");
     wait_until("web is registered", || {
         services_support::service_names(&d).contains(&"web".to_string())
