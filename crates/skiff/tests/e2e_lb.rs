@@ -191,6 +191,13 @@ fn uses_reaches_the_service_and_follows_a_replacement() {
         fetch_in(&d, "client", "http://127.0.0.1:80/").as_deref(),
         Some("web2")
     );
+
+    // The forwarders die with a kill -9'd daemon; the next one binds them again.
+    d.restart();
+    wait_until("the client reaches web2 after a daemon restart", || {
+        fetch_in(&d, "client", "http://127.0.0.1:9000/").as_deref() == Some("web2")
+    });
+    assert_eq!(d.inspect("client")["state"]["pid"].as_i64().unwrap(), pid);
     d.ok(&["rm", "-f", "client"]);
 }
 
