@@ -215,12 +215,24 @@ impl Rtnl {
     }
 
     /// Creates bridge `name` (up), with the given MTU. EEXIST if it already exists.
+    ///
+    /// The bridge gets a fixed MAC (locally administered, derived from its name): a
+    /// bridge whose MAC the kernel chose follows the lowest MAC among its ports, so a
+    /// container leaving would change it and every other container's ARP entry for
+    /// the gateway would go stale (replies to the host black-holed for up to a minute).
     pub fn add_bridge(&mut self, name: &str, mtu: u32) -> io::Result<()> {
         check_ifname(name)?;
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in name.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        let x = h.to_le_bytes();
+        let mac = [0x02, 0x5b, x[0], x[1], x[2], x[3]];
         let mut m = Msg::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
         m.ifinfo(0, IFF_UP, IFF_UP)
             .str_attr(IFLA_IFNAME, name)
-            .attr(IFLA_MTU, &mtu.to_ne_bytes());
+            .attr(IFLA_MTU, &mtu.to_ne_bytes())
+            .attr(IFLA_ADDRESS, &mac);
         let info = m.nest(IFLA_LINKINFO);
         m.str_attr(IFLA_INFO_KIND, "bridge");
         m.end_nest(info);

@@ -87,10 +87,11 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
         let lease = lb::LeaseKeeper::spawn(registry.store().clone(), args.node_ttl);
         let ambassadors =
             lb::uses::Ambassadors::new(registry.clone(), args.node.clone(), lease.subscribe());
-        let hooks = std::sync::Arc::new(net::Hooks(net.clone(), ambassadors));
+        let hooks = std::sync::Arc::new(net::Hooks(net.clone(), ambassadors.clone()));
         let engine = Runtime::open_with_network(cfg, Some(hooks))
             .await
             .context("open the container engine")?;
+        lb::uses::readopt(&engine, &ambassadors).await;
         let images = skiff_image::ImageStore::open(&args.root)
             .with_context(|| format!("open the image store in {}", args.root.display()))?;
         if debug {

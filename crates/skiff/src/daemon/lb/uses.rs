@@ -207,3 +207,37 @@ impl Ambassadors {
         }
     }
 }
+
+/// After a daemon restart: running containers that use services get their
+/// forwarders back (bound through `/proc/PID/ns/net`), since the old ones
+/// died with the previous daemon.
+pub async fn readopt(rt: &skiff_runtime::Runtime, amb: &Arc<Ambassadors>) {
+    let Ok(list) = rt.list(false).await else {
+        return;
+    };
+    for s in list {
+        let Ok(info) = rt.inspect(s.id.as_str()).await else {
+            continue;
+        };
+        if info.config.uses.is_empty() || !info.state.status.is_alive() || info.state.pid <= 0 {
+            continue;
+        }
+        let (amb, id, pid) = (amb.clone(), info.id.to_string(), info.state.pid);
+        let host = info.config.network == skiff_types::NetworkMode::Host;
+        let uses = info.config.uses.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let ns = match host {
+                true => None,
+                false => Some(
+                    std::fs::File::open(format!("/proc/{pid}/ns/net"))
+                        .map_err(|e| invalid(format!("open the namespace of {id}: {e}")))?,
+                ),
+            };
+            amb.attach(&id, &uses, ns.as_ref().map(std::os::fd::AsFd::as_fd))
+        })
+        .await;
+        if let Ok(Err(e)) = done {
+            eprintln!("skiff daemon: --uses of {}: {}", info.id, e.message);
+        }
+    }
+}

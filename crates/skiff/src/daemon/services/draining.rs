@@ -96,3 +96,36 @@ impl Draining {
         self.0.done.send_modify(|n| *n += 1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn begin_waits_for_the_agent_report_and_end_unmarks() {
+        let d = Draining::default();
+        let agent = d.clone();
+        let task = tokio::spawn(async move {
+            agent.woken().await;
+            assert_eq!(agent.pending(), ["c1"]);
+            let rep = Deregistered {
+                revision: 7,
+                services: vec!["web".into()],
+            };
+            agent.finish("c1", rep);
+        });
+        let got = d.begin("c1", Duration::from_secs(60)).await.unwrap();
+        assert_eq!((got.revision, got.services.len()), (7, 1));
+        assert!(d.contains("c1") && d.pending().is_empty());
+        d.end("c1");
+        assert!(!d.contains("c1"));
+        task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn begin_gives_up_when_nobody_reports() {
+        let d = Draining::default();
+        assert_eq!(d.begin("c1", Duration::from_millis(10)).await, None);
+        assert!(d.contains("c1"), "still marked until the stopper ends it");
+    }
+}
