@@ -6,7 +6,7 @@
 use skiff_types::job::labels;
 use skiff_types::{
     Allocation, ContainerSpec, JobClass, MountKind, MountSpec, MountType, NetworkMode, Proto,
-    ServiceDecl, ServiceSpec, Topology,
+    ServiceDecl, ServiceSpec, Topology, UsesSpec,
 };
 
 /// The network every service without `networks` joins.
@@ -80,6 +80,15 @@ pub fn container_spec(
         network_aliases: aliases.clone(),
         health: svc.healthcheck.clone(),
         labels: svc.labels.clone(),
+        // `uses = ["db"]`: 127.0.0.1:<db's port> in the container forwards to db.
+        uses: svc
+            .uses
+            .iter()
+            .map(|u| UsesSpec {
+                service: u.clone(),
+                local_port: None,
+            })
+            .collect(),
         ..Default::default()
     };
     spec.resources.memory = svc.resources.memory;
@@ -109,6 +118,8 @@ pub fn container_spec(
             .iter()
             .map(|p| (p.container, p.proto))
             .chain(svc.expose.iter().map(|p| (*p, Proto::Tcp)))
+            // An `lb` section forwards to this port: it must be registered.
+            .chain(svc.lb.iter().map(|lb| (lb.port, Proto::Tcp)))
             .collect();
         ports.sort_by_key(|(p, proto)| (*p, *proto as u8));
         ports.dedup();

@@ -4,6 +4,8 @@
 //! volumes are removed here, the way `docker compose down` does.
 
 use super::engine::Adapter;
+use super::job_lbs;
+use super::lb::LbManager;
 use skiff_agent::container::{network_name, service_networks, volume_name};
 use skiff_api::{Engine, JobControl};
 use skiff_control::{jobs, ControlError};
@@ -19,6 +21,8 @@ const DOWN_TIMEOUT: Duration = Duration::from_secs(300);
 pub struct Jobs {
     pub store: Arc<dyn Store>,
     pub engine: Arc<Adapter>,
+    /// Runs the load balancers of the topologies' `lb` sections.
+    pub lbs: LbManager,
 }
 
 fn api(e: ControlError) -> ApiError {
@@ -41,10 +45,14 @@ fn networks_of(topo: &Topology) -> BTreeSet<String> {
 
 impl JobControl for Jobs {
     async fn put(&self, topo: Topology) -> Result<(), ApiError> {
-        // LB HOOK (branch `lb`): the topology's `lb` sections
-        // (`ServiceSpec::lb`) become LbDef records under /skiff/lbs here,
-        // and are deleted in `delete` below; not wired on this branch.
-        jobs::put(self.store.as_ref(), topo).await.map_err(api)
+        // Load balancers first: a listen address in use refuses the whole
+        // job, and a job that cannot be stored takes back what was started.
+        let started = job_lbs::apply(&self.lbs, &topo).await?;
+        if let Err(e) = jobs::put(self.store.as_ref(), topo).await {
+            job_lbs::undo(&self.lbs, started).await;
+            return Err(api(e));
+        }
+        Ok(())
     }
 
     async fn get(&self, name: &str) -> Result<JobView, ApiError> {
@@ -57,6 +65,7 @@ impl JobControl for Jobs {
 
     async fn delete(&self, name: &str, volumes: bool) -> Result<(), ApiError> {
         let topo = jobs::remove(self.store.as_ref(), name).await.map_err(api)?;
+        job_lbs::remove_owned(&self.lbs, name).await?;
         let deadline = tokio::time::Instant::now() + DOWN_TIMEOUT;
         while jobs::remaining(self.store.as_ref(), name)
             .await

@@ -5,6 +5,7 @@ mod build;
 mod engine;
 mod executor;
 mod images;
+mod job_lbs;
 mod jobs;
 pub mod lb;
 mod net;
@@ -160,6 +161,7 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
         let jobs = Arc::new(jobs::Jobs {
             store: control_store,
             engine: adapter.clone(),
+            lbs: lbs.clone(),
         });
         let app = skiff_api::router(adapter)
             .merge(skiff_api::services_router(Arc::new(services::Directory(
