@@ -12,7 +12,8 @@ use skiff_sched::{diff, Action, ObservedContainer, ObservedState};
 use skiff_store::{Store, StoreError};
 use skiff_types::job::{node_allocs_prefix, status_key, ALLOCS, JOBS, STATUS};
 use skiff_types::{
-    AllocId, AllocReport, AllocStatus, Allocation, DesiredState, JobRecord, MountKind, Topology,
+    AllocId, AllocReport, AllocStatus, Allocation, ContainerSpec, DesiredState, JobRecord,
+    MountKind, Topology,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -161,6 +162,9 @@ pub async fn pass<E: Executor>(
         }
     }
     while stopping.join_next().await.is_some() {}
+    // Starts run side by side too (each mostly waits on the kernel and the
+    // keeper); networks and volumes are made first, one at a time.
+    let mut starting = tokio::task::JoinSet::new();
     for action in rest {
         let done = match action {
             Action::Stop(_) => Ok(()),
@@ -177,14 +181,12 @@ pub async fn pass<E: Executor>(
                 if !gate::may_start(topo, &a.service, &view.all, &report_refs) {
                     continue;
                 }
-                if let Err(e) = start(exec.as_ref(), topo, &a, node, &mut ensured).await {
-                    eprintln!("skiff agent: start {}: {e}", a.id);
-                    let r = AllocReport {
-                        status: AllocStatus::Failed,
-                        error: Some(e.to_string()),
-                        ..Default::default()
-                    };
-                    write_report(store, a.id.as_str(), &r).await?;
+                match prepare(exec.as_ref(), topo, &a, node, &mut ensured).await {
+                    Ok((spec, extra)) => {
+                        let exec = exec.clone();
+                        starting.spawn(async move { (a.id, exec.start(spec, extra).await) });
+                    }
+                    Err(e) => start_failed(store, &a.id, e).await?,
                 }
                 Ok(())
             }
@@ -194,7 +196,23 @@ pub async fn pass<E: Executor>(
         }
         acted = true;
     }
+    while let Some(done) = starting.join_next().await {
+        if let Ok((id, Err(e))) = done {
+            start_failed(store, &id, e).await?;
+        }
+    }
     Ok(acted)
+}
+
+/// A start that failed: reported, and the controller decides what next.
+async fn start_failed(store: &dyn Store, id: &AllocId, e: ExecError) -> Result<(), StoreError> {
+    eprintln!("skiff agent: start {id}: {e}");
+    let r = AllocReport {
+        status: AllocStatus::Failed,
+        error: Some(e.to_string()),
+        ..Default::default()
+    };
+    write_report(store, id.as_str(), &r).await
 }
 
 async fn on<'a, F, Fut>(
@@ -214,13 +232,15 @@ where
     }
 }
 
-async fn start<E: Executor>(
+/// Makes the allocation's networks and volumes (once per pass) and returns
+/// the container to start with the further networks to connect.
+async fn prepare<E: Executor>(
     exec: &E,
     topo: &Topology,
     a: &Allocation,
     node: &str,
     ensured: &mut BTreeSet<String>,
-) -> Result<(), ExecError> {
+) -> Result<(ContainerSpec, Vec<(String, Vec<String>)>), ExecError> {
     let svc = topo
         .services
         .get(&a.service)
@@ -241,8 +261,7 @@ async fn start<E: Executor>(
             }
         }
     }
-    let (spec, extra) = container_spec(topo, svc, a, node);
-    exec.start(spec, extra).await.map(|_| ())
+    Ok(container_spec(topo, svc, a, node))
 }
 
 async fn write_report(store: &dyn Store, alloc: &str, r: &AllocReport) -> Result<(), StoreError> {

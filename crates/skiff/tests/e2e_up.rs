@@ -5,77 +5,27 @@
 //! networks, store records; named volumes only with -v). Needs root.
 
 mod common;
+mod up_support;
 
 use common::{need_root, Daemon};
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
-
-/// How long convergence may take on a loaded 2-core machine before the test
-/// gives up (a bound for failure, not a timing assertion).
-const PATIENCE: Duration = Duration::from_secs(180);
-
-/// examples/busybox with the host's static busybox (scripts/busybox-context.sh).
-fn busybox_context() -> &'static Path {
-    static CTX: OnceLock<PathBuf> = OnceLock::new();
-    CTX.get_or_init(|| {
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let out = Command::new("bash")
-            .arg(repo.join("scripts/busybox-context.sh"))
-            .output()
-            .expect("run busybox-context.sh");
-        assert!(
-            out.status.success(),
-            "busybox-context.sh: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        repo.join("examples/busybox")
-    })
-}
-
-fn build_bb(d: &Daemon) {
-    d.ok(&["build", "-t", "bb", busybox_context().to_str().unwrap()]);
-}
-
-/// Takes the job down (with its volumes) even when the test fails.
-struct JobGuard<'a> {
-    d: &'a Daemon,
-    job: &'a str,
-}
-
-impl Drop for JobGuard<'_> {
-    fn drop(&mut self) {
-        let _ = self.d.skiff(&["down", "-v", "-p", self.job]);
-    }
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
-
-fn wait_until(what: &str, d: &Daemon, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while Instant::now() < deadline {
-        if ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    panic!(
-        "gave up waiting for {what}; status:\n{}\n--- daemon log:\n{}",
-        String::from_utf8_lossy(&d.skiff(&["status"]).stdout),
-        d.log()
-    );
-}
+use std::time::Duration;
+use up_support::{build_bb, wait_until, write, JobGuard};
 
 /// (name, id) of the running containers of `job`'s `service`.
 fn instances(d: &Daemon, job: &str, service: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for id in d.ok(&["ps", "-q"]).split_whitespace() {
-        let info = d.inspect(id);
+        // A container removed between `ps` and `inspect` (scale-down) is gone.
+        let got = d.skiff(&["inspect", id]);
+        if !got.status.success() {
+            continue;
+        }
+        let info: serde_json::Value = match serde_json::from_slice(&got.stdout) {
+            Ok(serde_json::Value::Array(mut v)) if !v.is_empty() => v.remove(0),
+            Ok(v) => v,
+            Err(_) => continue,
+        };
         let labels = &info["config"]["labels"];
         if labels["skiff.job"] == job && labels["skiff.service"] == service {
             let name = info["name"].as_str().unwrap_or("").trim_start_matches('/');
