@@ -118,6 +118,50 @@ fn header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// The headers both heads read alike: body framing (Content-Length,
+/// Transfer-Encoding), Connection tokens and Upgrade.
+#[derive(Default)]
+struct HopHeaders<'a> {
+    cl: Option<u64>,
+    te: bool,
+    te_chunked: bool,
+    close: bool,
+    ka: bool,
+    /// `Connection: upgrade` (requests only act on it).
+    conn_upgrade: bool,
+    upgrade: Option<&'a [u8]>,
+    /// Other Connection tokens: headers to drop as hop-by-hop.
+    listed: Listed<'a>,
+}
+
+impl<'a> HopHeaders<'a> {
+    /// Takes in one header; false when it is none of these.
+    fn see(&mut self, n: &str, v: &'a [u8]) -> Result<bool, HeadError> {
+        if is(n, "content-length") {
+            content_length(v, &mut self.cl)?;
+        } else if is(n, "transfer-encoding") {
+            self.te = true;
+            self.te_chunked = tokens(v)
+                .last()
+                .is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"));
+        } else if is(n, "connection") {
+            for t in tokens(v) {
+                match () {
+                    _ if t.eq_ignore_ascii_case(b"close") => self.close = true,
+                    _ if t.eq_ignore_ascii_case(b"keep-alive") => self.ka = true,
+                    _ if t.eq_ignore_ascii_case(b"upgrade") => self.conn_upgrade = true,
+                    _ => self.listed.add(t),
+                }
+            }
+        } else if is(n, "upgrade") {
+            self.upgrade = Some(v);
+        } else {
+            return Ok(false);
+        }
+        Ok(true)
+    }
+}
+
 /// The names a message's `Connection` header lists besides the ones with a
 /// meaning of their own; a header with one of them is hop-by-hop.
 #[derive(Default)]
@@ -181,32 +225,15 @@ pub fn request(
     };
     let method = hyper::Method::from_bytes(method.as_bytes())
         .map_err(|_| HeadError::Bad("invalid method"))?;
-    let (mut cl, mut te, mut te_chunked) = (None, false, false);
-    let (mut close, mut ka, mut conn_upgrade, mut expect) = (false, false, false, false);
-    let (mut host, mut upgrade, mut has_proto, mut has_xfh) = (None, None, false, false);
-    let mut listed = Listed::default();
+    let mut seen = HopHeaders::default();
+    let (mut host, mut has_proto, mut has_xfh, mut expect) = (None, false, false, false);
     for h in req.headers.iter() {
         let (n, v) = (h.name, h.value);
-        if is(n, "content-length") {
-            content_length(v, &mut cl)?;
-        } else if is(n, "transfer-encoding") {
-            te = true;
-            te_chunked = tokens(v)
-                .last()
-                .is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"));
-        } else if is(n, "connection") {
-            for t in tokens(v) {
-                match () {
-                    _ if t.eq_ignore_ascii_case(b"close") => close = true,
-                    _ if t.eq_ignore_ascii_case(b"keep-alive") => ka = true,
-                    _ if t.eq_ignore_ascii_case(b"upgrade") => conn_upgrade = true,
-                    _ => listed.add(t),
-                }
-            }
-        } else if is(n, "host") {
+        if seen.see(n, v)? {
+            continue;
+        }
+        if is(n, "host") {
             host.get_or_insert(v);
-        } else if is(n, "upgrade") {
-            upgrade = Some(v);
         } else if is(n, "x-forwarded-proto") {
             has_proto = true;
         } else if is(n, "x-forwarded-host") {
@@ -215,6 +242,16 @@ pub fn request(
             expect = v.trim_ascii().eq_ignore_ascii_case(b"100-continue");
         }
     }
+    let HopHeaders {
+        cl,
+        te,
+        te_chunked,
+        close,
+        ka,
+        conn_upgrade,
+        upgrade,
+        listed,
+    } = seen;
     let body = match (te, cl) {
         (true, Some(_)) => return Err(HeadError::Bad("both content-length and transfer-encoding")),
         (true, None) if !te_chunked => return Err(HeadError::Bad("transfer coding not chunked")),
@@ -313,31 +350,20 @@ pub fn response(
     let (Some(status), Some(minor)) = (resp.code, resp.version) else {
         return Err(HeadError::Bad("incomplete status line"));
     };
-    let (mut cl, mut te, mut te_chunked, mut close, mut ka) = (None, false, false, false, false);
-    let mut listed = Listed::default();
-    let mut upgrade = None;
+    let mut seen = HopHeaders::default();
     for h in resp.headers.iter() {
-        let (n, v) = (h.name, h.value);
-        if is(n, "content-length") {
-            content_length(v, &mut cl)?;
-        } else if is(n, "transfer-encoding") {
-            te = true;
-            te_chunked = tokens(v)
-                .last()
-                .is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"));
-        } else if is(n, "connection") {
-            for t in tokens(v) {
-                match () {
-                    _ if t.eq_ignore_ascii_case(b"close") => close = true,
-                    _ if t.eq_ignore_ascii_case(b"keep-alive") => ka = true,
-                    _ if t.eq_ignore_ascii_case(b"upgrade") => {}
-                    _ => listed.add(t),
-                }
-            }
-        } else if is(n, "upgrade") {
-            upgrade = Some(v);
-        }
+        seen.see(h.name, h.value)?;
     }
+    let HopHeaders {
+        cl,
+        te,
+        te_chunked,
+        close,
+        ka,
+        upgrade,
+        listed,
+        ..
+    } = seen;
     let switching = status == 101;
     let no_body = req.method == hyper::Method::HEAD
         || (100..200).contains(&status)
