@@ -80,6 +80,14 @@ pub fn container_spec(
         network_aliases: aliases.clone(),
         health: svc.healthcheck.clone(),
         labels: svc.labels.clone(),
+        // Every stop of this container (down, scale-down, replacement) sends
+        // this signal (None: the image's STOPSIGNAL, else SIGTERM) and waits
+        // the grace period, in whole seconds as the runtime counts them
+        // (rounded up, so a 500ms grace still gives the signal a chance).
+        stop_signal: svc.stop_signal.clone(),
+        stop_timeout: svc
+            .stop_grace_ms
+            .map(|ms| u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX)),
         // `uses = ["db"]`: 127.0.0.1:<db's port> in the container forwards to db.
         uses: svc
             .uses
@@ -213,6 +221,8 @@ mod tests {
                 target: "/data".into(),
                 read_only: false,
             }],
+            stop_signal: Some("SIGINT".into()),
+            stop_grace_ms: Some(1500),
             ..Default::default()
         };
         let topo = Topology {
@@ -234,6 +244,8 @@ mod tests {
         assert_eq!(spec.labels[labels::PRIORITY], "7");
         assert_eq!(spec.labels[labels::ALLOC], "shop.web.1.3");
         assert_eq!(spec.labels[labels::SPEC], "42");
+        assert_eq!(spec.stop_signal.as_deref(), Some("SIGINT"));
+        assert_eq!(spec.stop_timeout, Some(2), "1.5 s rounds up");
     }
 
     #[test]
@@ -250,5 +262,6 @@ mod tests {
         let (spec, _) = container_spec(&topo, &svc, &alloc(), "n1");
         assert!(spec.services.is_empty());
         assert_eq!(spec.image.as_deref(), Some("j-my_db"));
+        assert_eq!((spec.stop_signal, spec.stop_timeout), (None, None));
     }
 }

@@ -4,7 +4,7 @@
 //! - `--entrypoint X` replaces the image's Entrypoint *and* drops its Cmd (`--entrypoint ""`
 //!   only clears the Entrypoint); otherwise a user command replaces the image's Cmd, and the
 //!   image's Entrypoint stays;
-//! - `WorkingDir`, `User`: the user's when given, else the image's;
+//! - `WorkingDir`, `User`, `StopSignal`: the user's when given, else the image's;
 //! - `ExposedPorts`: recorded (`80/tcp`) for networking to publish;
 //! - `Healthcheck`: the image's, unless the user gave one; `NONE` disables it;
 //! - `Volumes`: each image volume path the user did not mount becomes a new anonymous
@@ -69,6 +69,9 @@ pub fn apply_image_config(
     }
     if spec.user.is_none() {
         spec.user = nonempty(&cfg.user);
+    }
+    if spec.stop_signal.is_none() {
+        spec.stop_signal = nonempty(&cfg.stop_signal);
     }
     let mut ports: Vec<String> = cfg
         .exposed_ports
@@ -159,6 +162,7 @@ mod tests {
             cmd: Some(vec!["default".into()]),
             working_dir: Some("/app".into()),
             user: Some("1000".into()),
+            stop_signal: Some("SIGQUIT".into()),
             exposed_ports: Some([("80/tcp".to_string(), serde_json::json!({}))].into()),
             healthcheck: Some(Healthcheck {
                 test: Some(vec!["CMD-SHELL".into(), "test -f /ok".into()]),
@@ -181,6 +185,7 @@ mod tests {
         assert_eq!(s.env, ["PATH=/bin", "A=image"]);
         assert_eq!(s.working_dir.as_deref(), Some("/app"));
         assert_eq!(s.user.as_deref(), Some("1000"));
+        assert_eq!(s.stop_signal.as_deref(), Some("SIGQUIT"));
         assert_eq!(s.exposed_ports, ["80/tcp"]);
         assert_eq!(s.rootfs_layers, ["/l0"]);
         let h = s.health.unwrap();
@@ -200,9 +205,11 @@ mod tests {
             cmd: vec!["mine".into()],
             env: vec!["A=user".into(), "B=new".into()],
             working_dir: Some("/w".into()),
+            stop_signal: Some("INT".into()),
             ..Default::default()
         };
         apply_image_config(&mut s, &id(), &[], &cfg()).unwrap();
+        assert_eq!(s.stop_signal.as_deref(), Some("INT"));
         assert_eq!(s.argv(), ["/entry", "mine"]);
         assert_eq!(s.env, ["PATH=/bin", "A=user", "B=new"]);
         assert_eq!(s.working_dir.as_deref(), Some("/w"));

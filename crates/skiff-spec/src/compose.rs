@@ -6,7 +6,8 @@
 //! depends_on (list, or map with `condition`), healthcheck (every `test`
 //! form, durations like `1m30s`, `disable`), restart, deploy.replicas (and
 //! the older `scale`), deploy.resources.limits (and `cpus`, `mem_limit`),
-//! labels, configs and secrets backed by files, profiles; top-level name,
+//! labels, configs and secrets backed by files, profiles, stop_signal and
+//! stop_grace_period; top-level name,
 //! volumes, networks, configs, secrets and `x-` extensions. Any other key is
 //! an error naming the key and its file:line:col: a Compose file either runs
 //! as written or says what it would lose.
@@ -80,8 +81,6 @@ const UNSUPPORTED_SERVICE: &[&str] = &[
     "security_opt",
     "shm_size",
     "stdin_open",
-    "stop_grace_period",
-    "stop_signal",
     "storage_opt",
     "sysctls",
     "tmpfs",
@@ -399,6 +398,7 @@ impl Ctx<'_, '_> {
                 }
             }
         }
+        fields::stop(&mut f, "stop_grace_period", &mut s, errs);
         s.profiles = f
             .take("profiles")
             .map(|v| walk::list(v, "profiles", errs))

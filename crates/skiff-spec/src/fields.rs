@@ -1,12 +1,12 @@
 //! Service fields whose syntax skiff.toml and Compose share: ports, mounts,
-//! sizes, cpus, restart policies and health checks.
+//! sizes, cpus, restart policies, health checks and how a service stops.
 
 use crate::error::Errors;
 use crate::node::{Node, Value};
 use crate::walk::{self, Fields};
 use skiff_types::{
-    parse_cpus, parse_memory_size, HealthCheck, HealthProbe, MountKind, PortSpec, Proto,
-    RestartPolicy, ServiceMount,
+    parse_cpus, parse_memory_size, parse_signal, HealthCheck, HealthProbe, MountKind, PortSpec,
+    Proto, RestartPolicy, ServiceMount, ServiceSpec,
 };
 use std::net::IpAddr;
 
@@ -33,6 +33,23 @@ pub fn cpus(n: &Node, errs: &mut Errors) -> Option<u64> {
         .map(|nano| (nano / 1_000_000).max(1))
         .map_err(|e| errs.push(&n.pos, format!("cpus: {e}")))
         .ok()
+}
+
+/// `stop_signal` (a Linux signal name or number) and the grace period before
+/// SIGKILL, a duration under `grace_key` (`stop_grace_period` in Compose,
+/// `stop_grace` in skiff.toml).
+pub fn stop(f: &mut Fields<'_>, grace_key: &str, s: &mut ServiceSpec, errs: &mut Errors) {
+    if let Some(n) = f.take("stop_signal") {
+        if let Some(sig) = walk::string(n, "stop_signal", errs) {
+            match parse_signal(&sig) {
+                Ok(_) => s.stop_signal = Some(sig),
+                Err(e) => errs.push(&n.pos, format!("stop_signal: {e}")),
+            }
+        }
+    }
+    if let Some(n) = f.take(grace_key) {
+        s.stop_grace_ms = walk::duration(n, grace_key, errs);
+    }
 }
 
 pub fn restart(n: &Node, errs: &mut Errors) -> Option<RestartPolicy> {

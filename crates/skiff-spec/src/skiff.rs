@@ -15,6 +15,8 @@
 //! healthcheck = { http = "/", port = 80, interval = "5s" }   # or cmd / shell / tcp
 //! depends_on = { db = "healthy" }      # or ["db"] (started)
 //! restart = "always"
+//! stop_signal = "SIGINT"               # default: the image's STOPSIGNAL, else SIGTERM
+//! stop_grace = "3s"                    # wait before SIGKILL; default 10s
 //! uses = ["db"]                        # reached through a local ambassador
 //! lb = { listen = 8080, mode = "http", port = 80 }
 //! class = "service"                    # or "batch"
@@ -190,6 +192,7 @@ fn service(
         .take("restart")
         .and_then(|v| fields::restart(v, errs))
         .unwrap_or_default();
+    fields::stop(&mut f, "stop_grace", &mut s, errs);
     if let Some(v) = f.take("uses") {
         for u in seq(v, "uses", errs) {
             if let Some(to) = walk::string(u, "uses", errs) {

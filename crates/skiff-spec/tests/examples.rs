@@ -101,6 +101,8 @@ fn webapp_compose_matches_skiff_toml() {
         assert_eq!(a.resources, b.resources, "{name}: resources");
         assert_eq!(a.depends_on, b.depends_on, "{name}: depends_on");
         assert_eq!(a.restart, b.restart, "{name}: restart");
+        assert_eq!(a.stop_grace_ms, Some(1000), "{name}: a quick down");
+        assert_eq!(a.stop_grace_ms, b.stop_grace_ms, "{name}: stop grace");
         assert_eq!(a.wanted_replicas(&s), b.wanted_replicas(&c), "{name}");
         let (ha, hb) = (a.healthcheck.as_ref(), b.healthcheck.as_ref());
         assert_eq!(
@@ -131,5 +133,6 @@ fn bench_compose_up_topology() {
             .expect("every service has a health check");
         assert!(matches!(hc.probe, HealthProbe::Cmd { .. }));
         assert!(s.image.is_some());
+        assert_eq!(s.stop_grace_ms, Some(1000), "httpd ignores SIGTERM");
     }
 }

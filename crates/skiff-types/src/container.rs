@@ -126,8 +126,11 @@ pub struct ContainerSpec {
     /// `--userns=auto`: run in a user namespace mapped to an unprivileged range.
     pub userns_auto: bool,
     pub labels: BTreeMap<String, String>,
-    /// Seconds `stop` waits after SIGTERM before SIGKILL (default 10).
+    /// Seconds `stop` waits after the stop signal before SIGKILL (default 10).
     pub stop_timeout: Option<u32>,
+    /// `--stop-signal`: what `stop` sends first (`SIGINT`, `TERM`, `2`); the daemon
+    /// fills in the image's STOPSIGNAL when none is given; `None`: SIGTERM.
+    pub stop_signal: Option<String>,
     /// Volumes, binds and tmpfs mounts (`-v`, `--mount`, `--tmpfs`).
     pub mounts: Vec<crate::MountSpec>,
     /// `--service NAME:PORT[/proto]`: what the registry publishes while healthy.

@@ -58,6 +58,13 @@ pub struct ServiceSpec {
     /// Compose `configs`/`secrets` and skiff `files`: host files mounted read-only.
     pub files: Vec<FileMount>,
     pub profiles: Vec<String>,
+    /// The signal every stop sends first (`SIGINT`, `TERM`, `15`); `None`: the
+    /// image's STOPSIGNAL, else SIGTERM.
+    #[serde(default)]
+    pub stop_signal: Option<String>,
+    /// How long a stop waits after that signal before SIGKILL (ms); `None`: 10 s.
+    #[serde(default)]
+    pub stop_grace_ms: Option<u64>,
 }
 
 /// How to build the image.

@@ -198,8 +198,17 @@ impl Runtime {
             return Ok(());
         }
         let secs = timeout.or(c.rec().spec.stop_timeout).unwrap_or(10);
+        // The spec's stop signal (the user's, else the image's STOPSIGNAL),
+        // checked at create; a record from before that check falls back to SIGTERM.
+        let first = c
+            .rec()
+            .spec
+            .stop_signal
+            .as_deref()
+            .and_then(|s| skiff_types::parse_signal(s).ok())
+            .unwrap_or(SIGTERM);
         let mut exits = c.exits.subscribe();
-        if secs > 0 && self.signal(c, SIGTERM).await.is_ok() {
+        if secs > 0 && self.signal(c, first).await.is_ok() {
             let exited =
                 tokio::time::timeout(Duration::from_secs(secs.into()), exits.changed()).await;
             if exited.is_ok() {

@@ -413,6 +413,9 @@ fn validate(spec: &ContainerSpec) -> Result<(), ApiError> {
     if spec.argv().is_empty() {
         return Err(invalid("No command specified".into()));
     }
+    if let Some(sig) = &spec.stop_signal {
+        skiff_types::parse_signal(sig).map_err(|e| invalid(format!("stop signal: {e}")))?;
+    }
     if spec.auto_remove && spec.restart != skiff_types::RestartPolicy::No {
         return Err(invalid("Conflicting options: --restart and --rm".into()));
     }

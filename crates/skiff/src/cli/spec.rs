@@ -110,6 +110,9 @@ pub struct ContainerFlags {
     /// Timeout (in seconds) to stop a container
     #[arg(long = "stop-timeout")]
     pub stop_timeout: Option<u32>,
+    /// Signal to stop the container (default: the image's STOPSIGNAL, else SIGTERM)
+    #[arg(long = "stop-signal")]
+    pub stop_signal: Option<String>,
     /// Bind mount a volume ([SOURCE:]TARGET[:ro,nocopy])
     #[arg(short = 'v', long = "volume")]
     pub volume: Vec<String>,
@@ -323,6 +326,10 @@ impl ContainerFlags {
             spec.labels.insert(k.to_string(), v.to_string());
         }
         spec.stop_timeout = self.stop_timeout;
+        if let Some(sig) = &self.stop_signal {
+            skiff_types::parse_signal(sig).map_err(|e| anyhow::anyhow!("--stop-signal: {e}"))?;
+            spec.stop_signal = Some(sig.clone());
+        }
         spec.auto_remove = self.rm;
         spec.mounts = super::volume::mounts_from_flags(self, host.cwd)?;
         self.services.apply(&mut spec)?;

@@ -93,6 +93,8 @@ fn maps_every_flag() {
         "c",
         "--stop-timeout",
         "3",
+        "--stop-signal",
+        "SIGINT",
         "sh",
         "-c",
         "echo hi",
@@ -122,6 +124,7 @@ fn maps_every_flag() {
     assert_eq!(s.labels.get("a").map(String::as_str), Some("b"));
     assert_eq!(s.labels.get("c").map(String::as_str), Some(""));
     assert_eq!(s.stop_timeout, Some(3));
+    assert_eq!(s.stop_signal.as_deref(), Some("SIGINT"));
     assert_eq!(s.argv(), ["sh", "-c", "echo hi"]);
 }
 
