@@ -125,8 +125,8 @@ pub fn lower(
         out.topo.name = n;
     }
     let files = FileSources {
-        configs: file_sources(f.take("configs"), "configs", dir, errs),
-        secrets: file_sources(f.take("secrets"), "secrets", dir, errs),
+        configs: file_sources(f.take("configs"), "configs", errs),
+        secrets: file_sources(f.take("secrets"), "secrets", errs),
     };
     if let Some(v) = f.take("volumes") {
         out.topo.volumes = volumes(v, errs);
@@ -169,13 +169,10 @@ struct FileSources {
     secrets: BTreeMap<String, String>,
 }
 
-/// Top-level `configs:`/`secrets:` entries backed by `file:`.
-fn file_sources(
-    n: Option<&Node>,
-    what: &str,
-    dir: &Path,
-    errs: &mut Errors,
-) -> BTreeMap<String, String> {
+/// Top-level `configs:`/`secrets:` entries backed by `file:`; the path stays
+/// as written (relative to the project directory, like a bind mount's
+/// source), for the caller to make absolute once.
+fn file_sources(n: Option<&Node>, what: &str, errs: &mut Errors) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let Some(n) = n else { return out };
     if Fields::of(n, what, errs).is_none() {
@@ -187,7 +184,7 @@ fn file_sources(
         };
         match f.take("file").and_then(|p| walk::string(p, "file", errs)) {
             Some(p) => {
-                out.insert(k.name.clone(), dir.join(p).display().to_string());
+                out.insert(k.name.clone(), p);
             }
             None => errs.push(
                 &k.pos,

@@ -73,7 +73,11 @@ stop_grace = 2
     let t = p.ok(&["skiff.toml"]);
     assert_eq!(t.services["web"].stop_signal.as_deref(), Some("SIGINT"));
     assert_eq!(t.services["web"].stop_grace_ms, Some(3000));
-    assert_eq!(t.services["db"].stop_grace_ms, Some(2000), "a number is seconds");
+    assert_eq!(
+        t.services["db"].stop_grace_ms,
+        Some(2000),
+        "a number is seconds"
+    );
 }
 
 #[test]
@@ -88,7 +92,16 @@ stop_grace_period = "3s"
     let p = Project::new(&[("skiff.toml", toml)]);
     let e = p.errors(&["skiff.toml"], &LoadOptions::default());
     assert_eq!(e.len(), 3, "{e:?}");
-    assert!(e[0].starts_with("skiff.toml:4:15: stop_signal: invalid signal"), "{e:?}");
-    assert!(e[1].starts_with("skiff.toml:5:14: stop_grace: invalid duration"), "{e:?}");
-    assert!(e[2].starts_with("skiff.toml:6:1: unknown key `stop_grace_period`"), "{e:?}");
+    assert!(
+        e[0].starts_with("skiff.toml:4:15: stop_signal: invalid signal"),
+        "{e:?}"
+    );
+    assert!(
+        e[1].starts_with("skiff.toml:5:14: stop_grace: invalid duration"),
+        "{e:?}"
+    );
+    assert!(
+        e[2].starts_with("skiff.toml:6:1: unknown key `stop_grace_period`"),
+        "{e:?}"
+    );
 }

@@ -19,8 +19,8 @@ pub mod mount_parse;
 pub mod network;
 pub mod resources;
 pub mod restart;
-pub mod signal;
 pub mod service;
+pub mod signal;
 pub mod status;
 pub mod time;
 pub mod topology;
@@ -40,11 +40,11 @@ pub use mount::{MountSpec, MountType, Volume, VolumeCreateRequest, VolumePruneRe
 pub use network::{Endpoint, NetworkConnect, NetworkCreate, NetworkInfo};
 pub use resources::{parse_cpus, parse_memory_size, Resources, SizeError};
 pub use restart::{RestartPolicy, RestartPolicyError};
-pub use signal::{parse_signal, BadSignal};
 pub use service::{
     HealthCheck, HealthLogEntry, HealthProbe, HealthState, HealthStatus, Instance, Proto,
     ServiceDecl, ServiceInfo, ServiceList, ServiceUpdate,
 };
+pub use signal::{parse_signal, BadSignal};
 pub use status::{ContainerStatus, TransitionError};
 pub use topology::{
     BuildSpec, DependsCondition, FileMount, JobClass, LbMode, LbSpec, MountKind, NetworkSpec,

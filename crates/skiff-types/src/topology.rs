@@ -115,6 +115,8 @@ pub enum MountKind {
 /// A host file mounted read-only (configs and secrets).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileMount {
+    /// As written: relative to the topology's directory until the CLI makes
+    /// it absolute (as it does a bind mount's source).
     pub source: String,
     pub target: String,
 }
