@@ -3,7 +3,8 @@
 # busybox for root filesystems, etcd for the store tests, protoc for etcd-client,
 # podman for the image interop tests, runc to check skiff's config.json runs under it,
 # docker-registry + apache2-utils (htpasswd) + openssl for the registry client tests,
-# nftables (`nft`) for networking (skiff feeds it JSON), hyperfine for bench/.
+# nftables (`nft`) for networking (skiff feeds it JSON), hyperfine for bench/,
+# docker-compose (1.29) for the Compose conformance tests (`docker-compose config`).
 # Idempotent: installs only what is missing. Needs root (or sudo).
 set -euo pipefail
 need=()
@@ -12,7 +13,7 @@ pkgs=(
   busybox-static etcd-server etcd-client protobuf-compiler libprotobuf-dev iproute2 gcc
   podman runc
   docker-registry apache2-utils openssl
-  nftables hyperfine
+  nftables hyperfine docker-compose
 )
 for pkg in "${pkgs[@]}"; do
   have "$pkg" || need+=("$pkg")
