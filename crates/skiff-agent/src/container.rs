@@ -79,6 +79,7 @@ pub fn container_spec(
         network: NetworkMode::Named(nets[0].clone()),
         network_aliases: aliases.clone(),
         health: svc.healthcheck.clone(),
+        no_healthcheck: svc.no_healthcheck,
         labels: svc.labels.clone(),
         // Every stop of this container (down, scale-down, replacement) sends
         // this signal (None: the image's STOPSIGNAL, else SIGTERM) and waits
@@ -223,6 +224,7 @@ mod tests {
             }],
             stop_signal: Some("SIGINT".into()),
             stop_grace_ms: Some(1500),
+            no_healthcheck: true,
             ..Default::default()
         };
         let topo = Topology {
@@ -246,6 +248,7 @@ mod tests {
         assert_eq!(spec.labels[labels::SPEC], "42");
         assert_eq!(spec.stop_signal.as_deref(), Some("SIGINT"));
         assert_eq!(spec.stop_timeout, Some(2), "1.5 s rounds up");
+        assert!(spec.no_healthcheck, "not even the image's");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! or map), env_file (string, list, or `{path, required}`), ports (short and
 //! long), expose, volumes (short and long), networks (list or map),
 //! depends_on (list, or map with `condition`), healthcheck (every `test`
-//! form, durations like `1m30s`, `disable`), restart, deploy.replicas (and
+//! form, durations like `1m30s`, `disable` and `["NONE"]`, which also turn
+//! off the image's HEALTHCHECK), restart, deploy.replicas (and
 //! the older `scale`), deploy.resources.limits (and `cpus`, `mem_limit`),
 //! labels, configs and secrets backed by files, profiles, stop_signal and
 //! stop_grace_period; top-level name,
@@ -362,7 +363,9 @@ impl Ctx<'_, '_> {
                 s.depends_on.insert(to, cond);
             }
         }
-        s.healthcheck = f.take("healthcheck").and_then(|v| healthcheck(v, errs));
+        if let Some(v) = f.take("healthcheck") {
+            healthcheck(&mut s, v, errs);
+        }
         s.restart = f
             .take("restart")
             .and_then(|v| fields::restart(v, errs))

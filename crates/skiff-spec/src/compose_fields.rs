@@ -156,13 +156,18 @@ pub(crate) fn depends(n: &Node, errs: &mut Errors) -> Vec<(String, DependsCondit
     out
 }
 
-pub(crate) fn healthcheck(n: &Node, errs: &mut Errors) -> Option<skiff_types::HealthCheck> {
-    let mut f = Fields::of(n, "healthcheck", errs)?;
+/// `healthcheck:` onto `s`: a check, or (`disable: true`, `test: ["NONE"]`)
+/// none at all, not even the image's HEALTHCHECK.
+pub(crate) fn healthcheck(s: &mut ServiceSpec, n: &Node, errs: &mut Errors) {
+    let Some(mut f) = Fields::of(n, "healthcheck", errs) else {
+        return;
+    };
     let disabled = f
         .take("disable")
         .and_then(|d| walk::boolean(d, "disable", errs))
         .unwrap_or(false);
     let test = f.take("test").and_then(|t| fields::health_test(t, errs));
+    s.no_healthcheck = disabled || matches!(test, Some(None));
     let probe = match test {
         Some(Some(argv)) if !disabled => Some(skiff_types::HealthProbe::Cmd { argv }),
         Some(_) => None,
@@ -182,7 +187,7 @@ pub(crate) fn healthcheck(n: &Node, errs: &mut Errors) -> Option<skiff_types::He
         f.take(k);
     }
     f.finish(errs, true, &["start_interval"]);
-    hc
+    s.healthcheck = hc;
 }
 
 pub(crate) fn deploy(s: &mut ServiceSpec, n: &Node, errs: &mut Errors) {

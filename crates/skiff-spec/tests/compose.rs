@@ -382,12 +382,17 @@ networks:
     let t = p.ok(&["compose.yaml"]);
     let proxy = &t.services["proxy"];
     assert_eq!(proxy.files.len(), 2);
-    assert!(proxy.files[0].source.ends_with("nginx.conf"));
+    assert_eq!(
+        proxy.files[0].source, "./nginx.conf",
+        "as written, like a bind source"
+    );
     assert_eq!(proxy.files[0].target, "/etc/nginx/nginx.conf");
     assert_eq!(proxy.files[1].target, "/run/secrets/tls_key");
     assert_eq!(proxy.networks, vec!["front", "back"]);
-    assert!(proxy.healthcheck.is_none());
-    assert!(t.services["api"].healthcheck.is_none());
+    // Both forms turn the image's HEALTHCHECK off too.
+    assert!(proxy.healthcheck.is_none() && proxy.no_healthcheck);
+    let api = &t.services["api"];
+    assert!(api.healthcheck.is_none() && api.no_healthcheck);
     assert!(t.networks["back"].internal);
 }
 

@@ -45,6 +45,10 @@ pub struct ServiceSpec {
     pub volumes: Vec<ServiceMount>,
     pub networks: Vec<String>,
     pub healthcheck: Option<HealthCheck>,
+    /// No health check at all, not even the image's HEALTHCHECK (Compose
+    /// `disable: true` / `test: ["NONE"]`).
+    #[serde(default)]
+    pub no_healthcheck: bool,
     pub depends_on: BTreeMap<String, DependsCondition>,
     pub restart: RestartPolicy,
     /// Services this one reaches through a local ambassador.

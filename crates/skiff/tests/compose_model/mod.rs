@@ -495,6 +495,12 @@ fn health(name: &str, h: Option<&Node>, s: &ServiceSpec, d: &mut Vec<String>) {
         HealthProbe::Cmd { argv } => argv.clone(),
         other => vec![format!("{other:?}")],
     });
+    if disabled != s.no_healthcheck {
+        d.push(format!(
+            "{name}.healthcheck disabled: compose {disabled}, skiff {}",
+            s.no_healthcheck
+        ));
+    }
     if want_argv != got_argv {
         d.push(format!(
             "{name}.healthcheck.test: compose {want_argv:?}, skiff {got_argv:?}"
