@@ -183,10 +183,16 @@ pub(crate) fn healthcheck(s: &mut ServiceSpec, n: &Node, errs: &mut Errors) {
         }
     };
     let hc = probe.map(|p| fields::health_timing(&mut f, p, errs));
-    for k in ["interval", "timeout", "start_period", "retries"] {
+    for k in [
+        "interval",
+        "timeout",
+        "start_period",
+        "start_interval",
+        "retries",
+    ] {
         f.take(k);
     }
-    f.finish(errs, true, &["start_interval"]);
+    f.finish(errs, true, &[]);
     s.healthcheck = hc;
 }
 
