@@ -5,8 +5,9 @@
 //! long), expose, volumes (short and long), networks (list or map),
 //! depends_on (list, or map with `condition`), healthcheck (every `test`
 //! form, durations like `1m30s`, `disable`), restart, deploy.replicas (and
-//! the older `scale`), deploy.resources.limits (and `cpus`, `mem_limit`),
-//! labels, configs and secrets backed by files, profiles; top-level name,
+//! the older `scale`), deploy.resources.limits (and `cpus`, `mem_limit`)
+//! and deploy.resources.reservations (and `mem_reservation`; what the
+//! scheduler charges a node, the limits when absent), labels, configs and secrets backed by files, profiles; top-level name,
 //! volumes, networks, configs, secrets and `x-` extensions. Any other key is
 //! an error naming the key and its file:line:col: a Compose file either runs
 //! as written or says what it would lose.
@@ -62,7 +63,6 @@ const UNSUPPORTED_SERVICE: &[&str] = &[
     "links",
     "logging",
     "mac_address",
-    "mem_reservation",
     "mem_swappiness",
     "memswap_limit",
     "network_mode",
@@ -379,6 +379,9 @@ impl Ctx<'_, '_> {
         }
         if let Some(v) = f.take("mem_limit") {
             s.resources.memory = fields::memory(v, errs);
+        }
+        if let Some(v) = f.take("mem_reservation") {
+            s.resources.reserve_memory = fields::memory(v, errs);
         }
         if let Some(v) = f.take("deploy") {
             deploy(&mut s, v, errs);
