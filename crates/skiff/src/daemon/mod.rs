@@ -33,6 +33,8 @@ pub struct DaemonArgs {
     pub node: String,
     /// `--node-ttl`: how long a dead daemon's registrations linger.
     pub node_ttl: std::time::Duration,
+    /// What this node publishes for the scheduler (capacity, labels).
+    pub offer: skiff_types::NodeOffer,
     pub net: skiff_net::NetConfig,
     /// `--batch-pressure*`: the freezer that makes batch containers yield.
     pub pressure: pressure::PressureConfig,
@@ -110,9 +112,18 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
             ),
         )));
         let draining = services::Draining::default();
+        if let Some(cap) = args.offer.capacity {
+            eprintln!(
+                "skiff daemon: node {} offers {} cpu, {} memory",
+                args.node,
+                skiff_types::node::format_cpu_milli(cap.cpu_milli),
+                skiff_types::node::format_memory(cap.memory)
+            );
+        }
         let agent = services::AgentConfig {
             node: args.node.clone(),
             ttl: args.node_ttl,
+            offer: args.offer.clone(),
             draining: draining.clone(),
         };
         let lbs = lb::LbManager::spawn(registry.clone(), args.node.clone(), &lease);
