@@ -120,3 +120,36 @@ pub fn render(views: &[JobView]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skiff_types::{ServiceSpec, Topology};
+
+    #[test]
+    fn pending_slots_show_their_reason() {
+        let web = ServiceSpec {
+            name: "web".into(),
+            replicas: 1,
+            ..Default::default()
+        };
+        let view = JobView {
+            topology: Topology {
+                name: "app".into(),
+                services: [("web".to_string(), web)].into(),
+                ..Default::default()
+            },
+            instances: vec![],
+            pending: vec![PendingInstance {
+                service: "web".into(),
+                index: 0,
+                reason: "no node has 400m cpu free (at most 200m)".into(),
+                no_nodes: false,
+            }],
+        };
+        assert_eq!(
+            render(&[view]),
+            "app\n└─ web 0/1\n   └─ web#1  pending: no node has 400m cpu free (at most 200m)\n"
+        );
+    }
+}

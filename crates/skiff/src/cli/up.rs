@@ -1,7 +1,9 @@
 //! `skiff up [-d] [DIR | -f FILE ...] [--env NAME]`: parse and validate the
 //! topology here (nothing is sent if it is invalid), build or pull its
 //! images, hand it to the daemon as the job's desired state, and wait until
-//! every instance runs (healthy where checked). With `-d` it then prints
+//! every instance runs (healthy where checked); with `-d`, an instance no
+//! node has room for fails the command with the scheduler's reason (the job
+//! stays submitted and is placed once room frees up). With `-d` it then prints
 //! each load balancer's URL and returns; without, it follows the merged logs
 //! until Ctrl-C and then takes the job down (containers and networks; named
 //! volumes are kept).
