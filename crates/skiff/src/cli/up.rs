@@ -13,7 +13,7 @@ use super::{svclogs, Ctx};
 use nix::sys::signal::{SigSet, Signal};
 use skiff_api::Client;
 use skiff_types::{
-    AllocId, AllocStatus, DesiredState, JobView, LbMode, LogOptions, PendingInstance, Topology,
+    AllocStatus, DesiredState, JobView, LbMode, LogOptions, PendingInstance, Topology,
 };
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -96,6 +96,7 @@ pub fn wait_converged(
 ) -> anyhow::Result<Option<JobView>> {
     let deadline = Instant::now() + timeout;
     let mut last_errors = HashSet::new();
+    let mut told = HashSet::new();
     loop {
         let view = client.job(job)?;
         if view.converged() {
@@ -117,10 +118,7 @@ pub fn wait_converged(
             );
         }
         for p in &view.pending {
-            if last_errors.insert((
-                AllocId(format!("{}#{}", p.service, p.index)),
-                p.reason.clone(),
-            )) {
+            if told.insert((p.service.clone(), p.index, p.reason.clone())) {
                 eprintln!(
                     "{} instance {}: pending: {}",
                     p.service,
