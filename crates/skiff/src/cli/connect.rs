@@ -37,17 +37,24 @@ fn absent(socket: &Path) -> bool {
 /// A client for `host`, or for the default socket, starting a daemon there
 /// (with state in `root`) if none runs. An explicit host is never auto-started.
 pub fn connect(host: Option<&str>, root: &Path) -> anyhow::Result<Client> {
-    if let Some(h) = host {
-        return Ok(Client::new(parse_host(h)?));
-    }
-    let socket = PathBuf::from(DEFAULT_SOCKET);
-    if absent(&socket) {
-        autostart(&socket, root)?;
-    }
-    Ok(Client::new(socket))
+    Ok(connect_owned(host, root)?.0)
 }
 
-fn autostart(socket: &Path, root: &Path) -> anyhow::Result<()> {
+/// As [`connect`], and the pid of the daemon this call started (if it did).
+pub fn connect_owned(host: Option<&str>, root: &Path) -> anyhow::Result<(Client, Option<u32>)> {
+    if let Some(h) = host {
+        return Ok((Client::new(parse_host(h)?), None));
+    }
+    let socket = PathBuf::from(DEFAULT_SOCKET);
+    let started = match absent(&socket) {
+        true => autostart(&socket, root)?,
+        false => None,
+    };
+    Ok((Client::new(socket), started))
+}
+
+/// Starts a daemon unless another starter got there first; its pid if ours.
+fn autostart(socket: &Path, root: &Path) -> anyhow::Result<Option<u32>> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -65,7 +72,7 @@ fn autostart(socket: &Path, root: &Path) -> anyhow::Result<()> {
         .map_err(|(_, e)| e)
         .with_context(|| format!("cannot lock {}", lock_path.display()))?;
     if !absent(socket) {
-        return Ok(());
+        return Ok(None);
     }
     let log_path = root.join("daemon.log");
     let log = OpenOptions::new()
@@ -92,7 +99,7 @@ fn autostart(socket: &Path, root: &Path) -> anyhow::Result<()> {
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         if client.ping().is_ok() {
-            return Ok(());
+            return Ok(Some(child.id()));
         }
         if let Some(status) = child.try_wait()? {
             bail!(

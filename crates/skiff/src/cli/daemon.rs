@@ -2,6 +2,7 @@
 
 use super::connect::{parse_host, DEFAULT_SOCKET};
 use super::Ctx;
+use anyhow::Context;
 use skiff_sys::cgroup::capacity::HostCapacity;
 use skiff_types::node::{parse_node_cpu, parse_node_labels, parse_node_memory};
 use skiff_types::{Capacity, NodeOffer};
@@ -63,6 +64,12 @@ pub fn run_daemon(ctx: &Ctx, args: DaemonCmd) -> anyhow::Result<i32> {
         args.node_memory.as_deref(),
         &args.node_labels,
     )?;
+    // A signal mask is inherited across exec: a daemon started by a
+    // foreground `skiff up` (which blocks SIGINT/SIGTERM to wait for them)
+    // would otherwise never see its SIGTERM. Start from an empty mask.
+    nix::sys::signal::SigSet::empty()
+        .thread_set_mask()
+        .context("reset the signal mask")?;
     if args.detach {
         // Leave the starting CLI's session and terminal behind.
         let _ = nix::unistd::setsid();

@@ -154,6 +154,11 @@ impl Ctx {
     pub fn client(&self) -> anyhow::Result<Client> {
         connect::connect(self.host.as_deref(), &self.root)
     }
+
+    /// A client, and the pid of the daemon started for it if none ran.
+    pub fn client_owned(&self) -> anyhow::Result<(Client, Option<u32>)> {
+        connect::connect_owned(self.host.as_deref(), &self.root)
+    }
 }
 
 /// Parses argv, runs the verb, prints errors; returns the process exit code.

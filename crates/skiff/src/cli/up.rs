@@ -6,7 +6,9 @@
 //! stays submitted and is placed once room frees up). With `-d` it then prints
 //! each load balancer's URL and returns; without, it follows the merged logs
 //! until Ctrl-C and then takes the job down (containers and networks; named
-//! volumes are kept).
+//! volumes are kept). A foreground `up` that had to start the daemon (none
+//! was running: the embedded store) also stops that daemon after the
+//! teardown, unless something else now lives in it.
 
 use super::topo::{load, prepare_images, TopoArgs};
 use super::{svclogs, Ctx};
@@ -46,8 +48,10 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<i32> {
             Some(rx)
         }
     };
+    let (client, started) = ctx.client_owned()?;
+    // A detached job outlives this command: so does the daemon it needs.
+    let owned = started.filter(|_| !args.detach);
     prepare_images(ctx, &topo)?;
-    let client = ctx.client()?;
     client.put_job(&topo)?;
     eprintln!(
         "Job {}: {} service(s) submitted",
@@ -63,13 +67,53 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<i32> {
         args.detach,
     )?
     else {
-        return teardown(&client, &topo);
+        let code = teardown(&client, &topo)?;
+        stop_owned(&client, owned);
+        return Ok(code);
     };
     print_ready(&view);
     match interrupted {
         None => Ok(0),
-        Some(rx) => foreground(&client, &topo, rx),
+        Some(rx) => {
+            let code = foreground(&client, &topo, rx)?;
+            stop_owned(&client, owned);
+            Ok(code)
+        }
     }
+}
+
+/// Stops the daemon this `up` started, once nothing else lives in it (no
+/// container, job or load balancer): a foreground `up` leaves the host as
+/// it found it.
+fn stop_owned(client: &Client, pid: Option<u32>) {
+    let Some(pid) = pid else { return };
+    let idle = client.list(true).is_ok_and(|c| c.is_empty())
+        && client.jobs().is_ok_and(|j| j.is_empty())
+        && client.lb_list().is_ok_and(|l| l.is_empty());
+    if !idle {
+        eprintln!(
+            "skiff: the daemon started for this up (pid {pid}) now runs other work: left running"
+        );
+        return;
+    }
+    let pid = nix::unistd::Pid::from_raw(pid as i32);
+    if nix::sys::signal::kill(pid, Signal::SIGTERM).is_err() {
+        return;
+    }
+    // Our child: reap it, so no zombie outlives the wait.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        match nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+            Ok(nix::sys::wait::WaitStatus::StillAlive) => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            _ => {
+                eprintln!("Stopped the skiff daemon started for this up (pid {pid})");
+                return;
+            }
+        }
+    }
+    eprintln!("skiff: the daemon (pid {pid}) did not stop within 30s");
 }
 
 type Interrupt = std::sync::mpsc::Receiver<nix::Result<Signal>>;
@@ -94,7 +138,8 @@ pub fn wait_converged(
     interrupted: Option<&Interrupt>,
     fail_pending: bool,
 ) -> anyhow::Result<Option<JobView>> {
-    let deadline = Instant::now() + timeout;
+    let begun = Instant::now();
+    let deadline = begun + timeout;
     let mut last_errors = HashSet::new();
     let mut told = HashSet::new();
     loop {
@@ -140,7 +185,14 @@ pub fn wait_converged(
                 timeout.as_secs()
             );
         }
-        std::thread::sleep(Duration::from_millis(200));
+        // A fast topology is ready within a second or two: look often then
+        // (each look is one local GET), then back off.
+        let pause = if begun.elapsed() < Duration::from_secs(5) {
+            20
+        } else {
+            200
+        };
+        std::thread::sleep(Duration::from_millis(pause));
     }
 }
 
