@@ -8,7 +8,9 @@
 //! (resigned, revoked, or its lease expired because the holder died or lost
 //! the store). The others watch the key and campaign again when it is
 //! deleted. A candidate that finds the key on its own lease (a campaign whose
-//! reply was lost) is the leader already.
+//! reply was lost) is the leader already; one that finds its own name under
+//! another lease (its daemon restarted) takes the key over at once rather
+//! than waiting out the dead incarnation's lease.
 //!
 //! ```text
 //!   follower --put-if-absent ok--> leader --key deleted / replaced--> follower
@@ -101,15 +103,54 @@ impl Elector {
             Err(e) => return Err(e.into()),
         }
         let (kv, _) = self.store.get(&self.key).await?;
-        Ok(kv
-            .filter(|kv| kv.lease == Some(lease))
-            .map(|kv| kv.mod_revision))
+        let Some(kv) = kv else { return Ok(None) };
+        if kv.lease == Some(lease) {
+            return Ok(Some(kv.mod_revision));
+        }
+        if kv.value != self.id.as_bytes() {
+            return Ok(None);
+        }
+        // Our own previous incarnation (a restarted daemon; one daemon per
+        // node): take over now instead of waiting out its lease. Rewriting
+        // the key moves its revision, so that incarnation's fence is void.
+        let txn = Txn {
+            compares: vec![Compare::ModRevision {
+                key: self.key.clone(),
+                revision: kv.mod_revision,
+            }],
+            success: vec![TxnOp::Put {
+                key: self.key.clone(),
+                value: kv.value,
+                lease: Some(lease),
+            }],
+            failure: Vec::new(),
+        };
+        let done = self.store.txn(txn).await?;
+        Ok(done.succeeded.then_some(done.revision))
     }
 
     /// Who holds the key now (its value), if anyone.
     pub async fn leader(&self) -> Result<Option<String>, ControlError> {
         let (kv, _) = self.store.get(&self.key).await?;
         Ok(kv.map(|kv| String::from_utf8_lossy(&kv.value).into_owned()))
+    }
+
+    /// Deletes the key if this candidate (by name) holds it: a daemon that
+    /// stops hands over at once instead of leaving the others to wait out
+    /// its lease.
+    pub async fn step_down(&self) -> Result<(), ControlError> {
+        let txn = Txn {
+            compares: vec![Compare::Value {
+                key: self.key.clone(),
+                value: self.id.as_bytes().to_vec(),
+            }],
+            success: vec![TxnOp::Delete {
+                key: self.key.clone(),
+            }],
+            failure: Vec::new(),
+        };
+        self.store.txn(txn).await?;
+        Ok(())
     }
 
     fn leadership(&self, revision: Revision, lease: LeaseId) -> Leadership {
@@ -263,9 +304,26 @@ mod tests {
         };
         assert!(!store.txn(write(fence)).await.unwrap().succeeded);
         assert!(store.txn(write(next.fence())).await.unwrap().succeeded);
-        // Resigning a leadership already lost deletes nothing.
+        // Resigning a leadership already lost deletes nothing, nor does a
+        // step-down of a candidate that does not lead.
         lead.resign().await.unwrap();
+        a.step_down().await.unwrap();
         assert_eq!(b.leader().await.unwrap().as_deref(), Some("b"));
+        b.step_down().await.unwrap();
+        assert_eq!(b.leader().await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_restarted_candidate_takes_over_from_its_previous_incarnation() {
+        let (store, a, _, la, _) = two().await;
+        let before = a.campaign(la).await.unwrap();
+        let fresh = store.grant(Duration::from_secs(600)).await.unwrap().id;
+        let again = Elector::new(store.clone(), "a");
+        let after = again.campaign(fresh).await.unwrap();
+        before.lost().await;
+        assert_ne!(before.fence(), after.fence());
+        let (kv, _) = store.get(LEADER_KEY).await.unwrap();
+        assert_eq!(kv.unwrap().lease, Some(fresh));
     }
 
     #[tokio::test]
