@@ -143,6 +143,9 @@ async fn run_fenced(store: Arc<dyn Store>, cfg: ControllerConfig, fence: Option<
             }
         };
         if again {
+            // Let the caller's other branches run (leadership lost): an
+            // in-process store answers without ever yielding.
+            tokio::task::yield_now().await;
             continue;
         }
         if watch.is_none() {
