@@ -74,4 +74,11 @@ pub trait Executor: Send + Sync + 'static {
     fn remove(&self, container: &str) -> impl Future<Output = Result<(), ExecError>> + Send;
     fn freeze(&self, container: &str) -> impl Future<Output = Result<(), ExecError>> + Send;
     fn thaw(&self, container: &str) -> impl Future<Output = Result<(), ExecError>> + Send;
+    /// A channel bumped whenever what [`Executor::observe`] returns may have
+    /// changed (a container started, exited or was paused; a health verdict
+    /// changed), so a report follows at once rather than on the next tick.
+    /// `None`: the agent relies on its tick alone.
+    fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 }

@@ -153,5 +153,7 @@ pub struct Healthcheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_period: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_interval: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<u64>,
 }

@@ -145,6 +145,7 @@ pub fn health_check(h: &Healthcheck) -> Option<HealthCheck> {
             .filter(|r| *r > 0)
             .map_or(DEFAULT_RETRIES, |r| r.min(u32::MAX.into()) as u32),
         start_period_ms: ms(h.start_period, 0),
+        start_interval_ms: ms(h.start_interval, skiff_types::DEFAULT_START_INTERVAL_MS),
     })
 }
 
@@ -163,6 +164,7 @@ mod tests {
             healthcheck: Some(Healthcheck {
                 test: Some(vec!["CMD-SHELL".into(), "test -f /ok".into()]),
                 interval: Some(5_000_000_000),
+                start_interval: Some(200_000_000),
                 ..Default::default()
             }),
             ..Default::default()
@@ -185,6 +187,7 @@ mod tests {
         assert_eq!(s.rootfs_layers, ["/l0"]);
         let h = s.health.unwrap();
         assert_eq!(h.interval_ms, 5000);
+        assert_eq!(h.start_interval_ms, 200);
         assert_eq!(h.retries, 3);
         assert_eq!(
             h.probe,

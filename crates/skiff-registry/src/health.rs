@@ -16,7 +16,10 @@
 //! - After it, each failure adds to the failing streak; at `retries` the
 //!   status becomes Unhealthy. Any success resets the streak -> Healthy.
 //! - A probe that exceeds its timeout is a failure (exit code -1).
-//! - Probes run every `interval`, the first one `interval` after the start.
+//! - Probes run every `interval`, the first one `interval` after the start;
+//!   while the start period lasts and the status is still Starting they run
+//!   every `start_interval` instead (Docker Engine 25's rule, so a slow
+//!   steady-state interval does not delay the first verdict).
 //! - Like Docker, the start period is judged by when a probe finishes.
 
 use skiff_types::{HealthCheck, HealthLogEntry, HealthState, HealthStatus};
@@ -57,13 +60,24 @@ pub struct HealthMonitor {
 impl HealthMonitor {
     /// A monitor for a container that started at `started_ms`.
     pub fn new(check: HealthCheck, started_ms: u64) -> Self {
-        let next_due_ms = started_ms.saturating_add(check.interval_ms.max(1));
-        Self {
+        let mut m = Self {
             check,
             started_ms,
-            next_due_ms,
+            next_due_ms: 0,
             state: HealthState::default(),
-        }
+        };
+        m.next_due_ms = started_ms.saturating_add(m.interval_at(started_ms));
+        m
+    }
+
+    /// The wait before the next probe when it is scheduled at `now_ms`.
+    fn interval_at(&self, now_ms: u64) -> u64 {
+        let wait = if self.in_start_period(now_ms) && self.state.status == HealthStatus::Starting {
+            self.check.start_interval_ms
+        } else {
+            self.check.interval_ms
+        };
+        wait.max(1)
     }
 
     /// Carries over a verdict from before a daemon restart (an instance
@@ -99,7 +113,8 @@ impl HealthMonitor {
     }
 
     /// Folds in a probe that finished at `now_ms`; returns the new status if
-    /// it changed. The next probe is due one interval later.
+    /// it changed. The next probe is due one interval (or start interval)
+    /// later.
     pub fn record(&mut self, run: ProbeRun, now_ms: u64) -> Option<HealthStatus> {
         let before = self.state.status;
         let (exit_code, output) = match run.outcome {
@@ -130,7 +145,7 @@ impl HealthMonitor {
             exit_code,
             output: truncate(output),
         });
-        self.next_due_ms = now_ms.saturating_add(self.check.interval_ms.max(1));
+        self.next_due_ms = now_ms.saturating_add(self.interval_at(now_ms));
         (self.state.status != before).then_some(self.state.status)
     }
 

@@ -12,6 +12,7 @@ fn check(interval: u64, retries: u32, start_period: u64) -> HealthCheck {
         timeout_ms: 500,
         retries,
         start_period_ms: start_period,
+        start_interval_ms: skiff_types::DEFAULT_START_INTERVAL_MS,
     }
 }
 
@@ -182,4 +183,43 @@ fn human_durations() {
     assert_eq!(human_ms(30_000), "30s");
     assert_eq!(human_ms(1500), "1.5s");
     assert_eq!(human_ms(20), "20ms");
+}
+
+#[test]
+fn start_interval_paces_probes_until_the_first_verdict() {
+    let mut c = check(30_000, 3, 10_000);
+    c.start_interval_ms = 100;
+    let mut m = HealthMonitor::new(c, 1_000);
+    assert_eq!(m.next_due_ms(), 1_100, "first probe one start interval in");
+    m.record(fail(), 1_120);
+    assert_eq!(
+        m.next_due_ms(),
+        1_220,
+        "still starting: start interval again"
+    );
+    assert_eq!(m.record(pass(), 1_230), Some(HealthStatus::Healthy));
+    assert_eq!(m.next_due_ms(), 31_230, "healthy: back to the interval");
+}
+
+#[test]
+fn start_interval_ends_with_the_start_period() {
+    let mut c = check(1_000, 3, 500);
+    c.start_interval_ms = 100;
+    let mut m = HealthMonitor::new(c, 0);
+    m.record(fail(), 400);
+    assert_eq!(m.next_due_ms(), 500);
+    m.record(fail(), 500);
+    assert_eq!(m.next_due_ms(), 1_500, "period over: the interval");
+}
+
+#[test]
+fn without_a_start_period_the_start_interval_is_unused() {
+    let mut c = check(1_000, 3, 0);
+    c.start_interval_ms = 10;
+    let m = HealthMonitor::new(c, 0);
+    assert_eq!(
+        m.next_due_ms(),
+        1_000,
+        "Docker: first probe one interval in"
+    );
 }

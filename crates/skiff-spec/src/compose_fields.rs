@@ -178,10 +178,16 @@ pub(crate) fn healthcheck(n: &Node, errs: &mut Errors) -> Option<skiff_types::He
         }
     };
     let hc = probe.map(|p| fields::health_timing(&mut f, p, errs));
-    for k in ["interval", "timeout", "start_period", "retries"] {
+    for k in [
+        "interval",
+        "timeout",
+        "start_period",
+        "start_interval",
+        "retries",
+    ] {
         f.take(k);
     }
-    f.finish(errs, true, &["start_interval"]);
+    f.finish(errs, true, &[]);
     hc
 }
 

@@ -6,7 +6,7 @@ use crate::node::{Node, Value};
 use crate::walk::{self, Fields};
 use skiff_types::{
     parse_cpus, parse_memory_size, HealthCheck, HealthProbe, MountKind, PortSpec, Proto,
-    RestartPolicy, ServiceMount,
+    RestartPolicy, ServiceMount, DEFAULT_START_INTERVAL_MS,
 };
 use std::net::IpAddr;
 
@@ -313,6 +313,7 @@ pub fn health_timing(f: &mut Fields<'_>, probe: HealthProbe, errs: &mut Errors) 
     let interval_ms = ms("interval", HC_INTERVAL);
     let timeout_ms = ms("timeout", HC_TIMEOUT);
     let start_period_ms = ms("start_period", 0);
+    let start_interval_ms = ms("start_interval", DEFAULT_START_INTERVAL_MS);
     let retries = f
         .take("retries")
         .and_then(|r| walk::int(r, "retries", 0, 1000, errs))
@@ -323,5 +324,6 @@ pub fn health_timing(f: &mut Fields<'_>, probe: HealthProbe, errs: &mut Errors) 
         timeout_ms,
         retries,
         start_period_ms,
+        start_interval_ms,
     }
 }

@@ -28,6 +28,7 @@ services:
       timeout: 10s
       retries: 5
       start_period: 40s
+      start_interval: 2s
   wordpress:
     image: wordpress:latest
     volumes:
@@ -67,6 +68,7 @@ fn wordpress_and_mysql() {
     assert_eq!(hc.timeout_ms, 10_000);
     assert_eq!(hc.retries, 5);
     assert_eq!(hc.start_period_ms, 40_000);
+    assert_eq!(hc.start_interval_ms, 2_000);
     assert_eq!(
         hc.probe,
         HealthProbe::Cmd {

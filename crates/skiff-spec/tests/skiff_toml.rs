@@ -19,7 +19,7 @@ resources = { memory = "64m", cpus = 0.25 }
 ports = ["8080:80"]
 volumes = ["site:/www:ro"]
 networks = ["front"]
-healthcheck = { http = "/", port = 80, interval = "2s", retries = 5 }
+healthcheck = { http = "/", port = 80, interval = "2s", retries = 5, start_period = "10s", start_interval = "250ms" }
 restart = "always"
 spread = 1
 lb = { listen = "127.0.0.1:8080", mode = "http", port = 80 }
@@ -82,6 +82,7 @@ fn webapp_topology_with_placement_lb_and_classes() {
         }
     );
     assert_eq!((hc.interval_ms, hc.retries), (2000, 5));
+    assert_eq!((hc.start_period_ms, hc.start_interval_ms), (10_000, 250));
     let mon = &t.services["monitor"];
     assert_eq!(mon.placement.with.as_deref(), Some("web"));
     assert_eq!(mon.wanted_replicas(&t), 3);

@@ -41,7 +41,7 @@ pub use resources::{parse_cpus, parse_memory_size, Resources, SizeError};
 pub use restart::{RestartPolicy, RestartPolicyError};
 pub use service::{
     HealthCheck, HealthLogEntry, HealthProbe, HealthState, HealthStatus, Instance, Proto,
-    ServiceDecl, ServiceInfo, ServiceList, ServiceUpdate,
+    ServiceDecl, ServiceInfo, ServiceList, ServiceUpdate, DEFAULT_START_INTERVAL_MS,
 };
 pub use status::{ContainerStatus, TransitionError};
 pub use topology::{

@@ -52,7 +52,7 @@ pub enum HealthProbe {
 }
 
 /// A health check and its timing (milliseconds; Docker's defaults: 30 s
-/// interval, 30 s timeout, 3 retries, 0 start period).
+/// interval, 30 s timeout, 3 retries, 0 start period, 5 s start interval).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthCheck {
     pub probe: HealthProbe,
@@ -60,11 +60,23 @@ pub struct HealthCheck {
     pub timeout_ms: u64,
     pub retries: u32,
     pub start_period_ms: u64,
+    /// Time between probes while the start period lasts and no probe has
+    /// passed yet (Docker Engine 25's `StartInterval`, Compose's
+    /// `start_interval`); records from before the field read Docker's 5 s.
+    #[serde(default = "default_start_interval_ms")]
+    pub start_interval_ms: u64,
+}
+
+/// Docker's default start interval (5 s).
+pub const DEFAULT_START_INTERVAL_MS: u64 = 5_000;
+
+fn default_start_interval_ms() -> u64 {
+    DEFAULT_START_INTERVAL_MS
 }
 
 impl HealthCheck {
     /// Docker's defaults around `probe`: 30 s interval, 30 s timeout,
-    /// 3 retries, no start period.
+    /// 3 retries, no start period, 5 s start interval.
     pub fn with_defaults(probe: HealthProbe) -> Self {
         Self {
             probe,
@@ -72,6 +84,7 @@ impl HealthCheck {
             timeout_ms: 30_000,
             retries: 3,
             start_period_ms: 0,
+            start_interval_ms: DEFAULT_START_INTERVAL_MS,
         }
     }
 }

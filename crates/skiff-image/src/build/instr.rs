@@ -256,6 +256,7 @@ impl Builder<'_> {
                 "interval" => h.interval = Some(dur()?),
                 "timeout" => h.timeout = Some(dur()?),
                 "start-period" => h.start_period = Some(dur()?),
+                "start-interval" => h.start_interval = Some(dur()?),
                 "retries" => {
                     h.retries = Some(
                         v.parse()

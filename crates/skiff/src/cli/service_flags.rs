@@ -36,6 +36,9 @@ pub struct ServiceFlags {
     /// Start period for the container to initialize before counting retries (ms|s|m|h) (default 0s)
     #[arg(long = "health-start-period")]
     pub health_start_period: Option<String>,
+    /// Time between checks during the start period (ms|s|m|h) (default 5s)
+    #[arg(long = "health-start-interval")]
+    pub health_start_interval: Option<String>,
     /// Disable any container-specified HEALTHCHECK
     #[arg(long = "no-healthcheck")]
     pub no_healthcheck: bool,
@@ -118,6 +121,7 @@ impl ServiceFlags {
             || self.health_timeout.is_some()
             || self.health_retries.is_some()
             || self.health_start_period.is_some()
+            || self.health_start_interval.is_some()
     }
 
     /// Fills `spec.services` and `spec.health`.
@@ -182,7 +186,7 @@ impl ServiceFlags {
         }
         let probe = match probes.len() {
             0 if self.any_health() => {
-                bail!("--health-interval/-timeout/-retries/-start-period need --health-cmd, --health-http or --health-tcp")
+                bail!("--health-interval/-timeout/-retries/-start-period/-start-interval need --health-cmd, --health-http or --health-tcp")
             }
             0 => return Ok(None),
             1 => probes.remove(0),
@@ -203,6 +207,11 @@ impl ServiceFlags {
         }
         if let Some(v) = ms(&self.health_start_period, "--health-start-period")? {
             check.start_period_ms = v;
+        }
+        if let Some(v) =
+            ms(&self.health_start_interval, "--health-start-interval")?.filter(|v| *v > 0)
+        {
+            check.start_interval_ms = v;
         }
         if let Some(r) = self.health_retries.filter(|r| *r > 0) {
             check.retries = r;

@@ -51,6 +51,23 @@ fn job_labels(job: &str, extra: &BTreeMap<String, String>) -> BTreeMap<String, S
 }
 
 impl Executor for DaemonExecutor {
+    fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        let (tx, rx) = tokio::sync::watch::channel(0u64);
+        let mut lifecycle = self.engine.0.changes();
+        let mut verdicts = self.engine.2.verdicts();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    r = lifecycle.changed() => if r.is_err() { return },
+                    r = verdicts.changed() => if r.is_err() { return },
+                    () = tx.closed() => return,
+                }
+                tx.send_modify(|n| *n = n.wrapping_add(1));
+            }
+        });
+        Some(rx)
+    }
+
     async fn observe(&self) -> Result<Vec<Observed>, ExecError> {
         let mut out = Vec::new();
         let mut seen_foreign = HashSet::new();

@@ -31,11 +31,29 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// Health of every checked container, for `ps` and `inspect`.
-#[derive(Clone, Default)]
-pub struct HealthBoard(Arc<Mutex<HashMap<String, HealthState>>>);
+/// Health of every checked container, for `ps` and `inspect`, and a
+/// channel bumped whenever a container's verdict (status) changes.
+#[derive(Clone)]
+pub struct HealthBoard(
+    Arc<Mutex<HashMap<String, HealthState>>>,
+    Arc<tokio::sync::watch::Sender<u64>>,
+);
+
+impl Default for HealthBoard {
+    fn default() -> Self {
+        HealthBoard(
+            Default::default(),
+            Arc::new(tokio::sync::watch::Sender::new(0)),
+        )
+    }
+}
 
 impl HealthBoard {
+    /// Bumped on every change of some container's health status.
+    pub fn verdicts(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.1.subscribe()
+    }
+
     pub fn get(&self, id: &str) -> Option<HealthState> {
         self.0
             .lock()
@@ -46,10 +64,15 @@ impl HealthBoard {
 
     fn set(&self, id: &str, state: Option<HealthState>) {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        match state {
+        let status = state.as_ref().map(|s| s.status);
+        let before = match state {
             Some(s) => map.insert(id.to_owned(), s),
             None => map.remove(id),
         };
+        drop(map);
+        if before.map(|s| s.status) != status {
+            self.1.send_modify(|n| *n = n.wrapping_add(1));
+        }
     }
 }
 
