@@ -153,10 +153,14 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
             drainer,
         ));
         // Topologies: the controller and this node's agent (one code path
-        // for a single host over redb and for a cluster over etcd).
-        let controller = tokio::spawn(skiff_control::run(
+        // for a single host over redb and for a cluster over etcd). Every
+        // daemon is a candidate; only the elected one runs the controller.
+        let elector = skiff_control::Elector::new(control_store.clone(), args.node.clone());
+        let controller = tokio::spawn(skiff_control::run_elected(
             control_store.clone(),
             skiff_control::ControllerConfig::default(),
+            elector.clone(),
+            lease.subscribe(),
         ));
         let node_agent = tokio::spawn(skiff_agent::run(
             control_store.clone(),
@@ -185,6 +189,9 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
             .with_context(|| format!("serve on {}", args.socket.display()));
         controller.abort();
         node_agent.abort();
+        if let Err(e) = elector.step_down().await {
+            eprintln!("skiff daemon: hand over the controller: {e}");
+        }
         // Containers keep running under the keeper (like live-restore); only an
         // empty parent cgroup is tidied away.
         engine.tidy_cgroup_parent();
