@@ -75,7 +75,7 @@ pub fn evaluate(state: &State, job: &str, seed: u64) -> Writes {
         if a.job != job {
             continue;
         }
-        let node_dead = !state.nodes.contains(&a.node);
+        let node_dead = !state.nodes.contains_key(&a.node);
         let retired = a.desired == DesiredState::Stop;
         if retired && (seen.status == AllocStatus::Stopped || node_dead) {
             let key = alloc_key(&a.node, a.id.as_str());
@@ -110,7 +110,8 @@ mod tests {
 
     fn state(replicas: u32) -> State {
         let mut st = State::default();
-        st.nodes.insert("n1".into());
+        st.nodes
+            .insert("n1".into(), crate::state::live_node("n1", b"{}"));
         let mut topo = Topology {
             name: "j".into(),
             ..Default::default()

@@ -1,12 +1,14 @@
 //! Changing desired state and reading it back, for the API: `put` (skiff up),
-//! `scale`, `remove` (skiff down), `view` (skiff status) and `list`.
+//! `scale`, `remove` (skiff down), `view` (skiff status) and `list`. A view
+//! lists the instance slots that stay pending, with the scheduler's reason.
 //! Writes go to `/skiff/jobs/<job>` only; the controller does the rest.
 
 use crate::state::State;
-use crate::ControlError;
+use crate::{evaluate, ControlError, ControllerConfig};
+use skiff_sched::{schedule, Options, Unplaceable};
 use skiff_store::Store;
 use skiff_types::job::job_key;
-use skiff_types::{InstanceView, JobRecord, JobView, ScaleRequest, Topology};
+use skiff_types::{InstanceView, JobRecord, JobView, PendingInstance, ScaleRequest, Topology};
 
 /// Attempts at a read-modify-write before giving up (each one loses only to
 /// a concurrent change of the same job).
@@ -84,17 +86,54 @@ pub async fn remove(store: &dyn Store, job: &str) -> Result<Topology, ControlErr
 /// Every job with a record.
 pub async fn list(store: &dyn Store) -> Result<Vec<JobView>, ControlError> {
     let state = State::read(store).await?;
+    let settled = settled(&state);
     Ok(state
         .jobs
         .keys()
-        .filter_map(|j| view_of(&state, j))
+        .filter_map(|j| view_of(&state, j, settled))
         .collect())
 }
 
-/// One job: its topology and every allocation with its report.
+/// One job: its topology, every allocation with its report, and the slots
+/// no node can take.
 pub async fn view(store: &dyn Store, job: &str) -> Result<JobView, ControlError> {
     let state = State::read(store).await?;
-    view_of(&state, job).ok_or_else(|| ControlError::NoJob(job.to_string()))
+    view_of(&state, job, settled(&state)).ok_or_else(|| ControlError::NoJob(job.to_string()))
+}
+
+/// Whether the controller has nothing left to write for any job. Only then
+/// is an unplaced slot really pending: before, capacity may still be on its
+/// way back (a job just taken down, a service just scaled down).
+pub fn settled(state: &State) -> bool {
+    let seed = ControllerConfig::default().seed;
+    state
+        .job_names()
+        .iter()
+        .all(|j| evaluate(state, j, seed).is_empty())
+}
+
+/// The slots of `job` the scheduler finds no node for, with its reasons
+/// (the controller's own decision: same snapshot, same pure scheduler).
+pub fn pending(state: &State, job: &str) -> Vec<PendingInstance> {
+    let Some((rec, _)) = state.jobs.get(job) else {
+        return Vec::new();
+    };
+    let opts = Options {
+        seed: ControllerConfig::default().seed,
+    };
+    let plan = schedule(&state.snapshot(), &rec.topology, &opts);
+    plan.unplaceable
+        .iter()
+        .map(|u| {
+            let (service, index) = u.slot();
+            PendingInstance {
+                service: service.to_string(),
+                index,
+                reason: u.reason(),
+                no_nodes: matches!(u, Unplaceable::NoNodes { .. }),
+            }
+        })
+        .collect()
 }
 
 /// Allocations of `job` left in the store (after `remove`, until collected).
@@ -103,7 +142,7 @@ pub async fn remaining(store: &dyn Store, job: &str) -> Result<usize, ControlErr
     Ok(state.allocs.iter().filter(|a| a.alloc.job == job).count())
 }
 
-fn view_of(state: &State, job: &str) -> Option<JobView> {
+fn view_of(state: &State, job: &str, settled: bool) -> Option<JobView> {
     let (rec, _) = state.jobs.get(job)?;
     let mut instances: Vec<InstanceView> = state
         .allocs
@@ -124,5 +163,10 @@ fn view_of(state: &State, job: &str) -> Option<JobView> {
     Some(JobView {
         topology: rec.topology.clone(),
         instances,
+        pending: if settled {
+            pending(state, job)
+        } else {
+            Vec::new()
+        },
     })
 }

@@ -5,7 +5,8 @@
 //!   -> State (one read of the store)           state.rs
 //!   -> evaluate (pure): skiff_sched::schedule, rolling-update limit,
 //!      failed-alloc retirement, garbage collection -> Writes   evaluate.rs, rollout.rs
-//!   -> one compare-and-swap transaction per job  controller.rs
+//!   -> compare-and-swap transactions per job, each within the store's
+//!      limit (etcd: 128 ops)                      apply.rs, controller.rs
 //! ```
 //!
 //! Owns evaluations, plan application and re-planning when a node's lease is
@@ -18,18 +19,23 @@
 //! their mod revision (new ones on absence) and the job key on its revision,
 //! so a plan computed on a stale snapshot is refused and simply recomputed
 //! (Nomad's plan applier). Several controllers over one etcd are therefore
-//! safe, if wasteful; leader election is future work.
+//! safe; to keep them from fighting, the daemon runs the controller only
+//! while it holds the lease-based leader key (`leader.rs`), and every write
+//! of the leader is fenced by that key.
 
 #![forbid(unsafe_code)]
 
+pub mod apply;
 pub mod controller;
 pub mod evaluate;
 pub mod jobs;
+pub mod leader;
 pub mod rollout;
 pub mod state;
 
-pub use controller::{run, ControllerConfig};
+pub use controller::{run, run_elected, ControllerConfig};
 pub use evaluate::{evaluate, Writes};
+pub use leader::{Elector, Leadership, LEADER_KEY};
 pub use state::State;
 
 /// What can go wrong talking to the store.

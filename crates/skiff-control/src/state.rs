@@ -5,14 +5,16 @@ use crate::ControlError;
 use skiff_sched::Snapshot;
 use skiff_store::{KeyValue, Revision, Store};
 use skiff_types::job::{ALLOCS, JOBS, STATUS};
-use skiff_types::{AllocId, AllocReport, Allocation, Capacity, JobRecord, Node};
+use skiff_types::{AllocId, AllocReport, Allocation, Capacity, JobRecord, Node, NodeRecord};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The registry's node keys (`/skiff/nodes/<node>`, under each node's lease).
 pub const NODES: &str = "/skiff/nodes/";
 
 /// What a node offers when it has not said: enough that only the spread and
-/// `with` rules limit placement (agents do not publish capacity yet).
+/// `with` rules limit placement. Node records written before daemons
+/// published their capacity (and records that do not parse) get this, so an
+/// upgrade never makes running work unplaceable.
 pub const UNMEASURED: Capacity = Capacity {
     cpu_milli: 1 << 40,
     memory: 1 << 60,
@@ -33,8 +35,8 @@ pub struct State {
     pub reports: HashMap<AllocId, AllocReport>,
     /// Status keys whose allocation is gone (left by a race; collected).
     pub orphan_reports: Vec<String>,
-    /// Nodes whose lease is alive.
-    pub nodes: BTreeSet<String>,
+    /// Nodes whose lease is alive, with what they offer.
+    pub nodes: BTreeMap<String, Node>,
 }
 
 fn decode<T: serde::de::DeserializeOwned>(kv: &KeyValue) -> Result<T, ControlError> {
@@ -83,7 +85,8 @@ impl State {
         st.reports = reports;
         st.orphan_reports = orphans;
         for kv in store.range(NODES).await?.0 {
-            st.nodes.insert(kv.key[NODES.len()..].to_string());
+            let id = &kv.key[NODES.len()..];
+            st.nodes.insert(id.to_string(), live_node(id, &kv.value));
         }
         Ok(st)
     }
@@ -110,22 +113,39 @@ impl State {
                 a
             })
             .collect();
-        let mut nodes: Vec<Node> = self.nodes.iter().map(|n| node(n, true)).collect::<Vec<_>>();
+        let mut nodes: Vec<Node> = self.nodes.values().cloned().collect();
         let dead: BTreeSet<&str> = allocs
             .iter()
             .map(|a| a.node.as_str())
-            .filter(|n| !self.nodes.contains(*n))
+            .filter(|n| !self.nodes.contains_key(*n))
             .collect();
-        nodes.extend(dead.into_iter().map(|n| node(n, false)));
+        nodes.extend(dead.into_iter().map(|n| Node {
+            id: n.to_string(),
+            capacity: Capacity::default(),
+            labels: BTreeMap::new(),
+            alive: false,
+        }));
         Snapshot { nodes, allocs }
     }
 }
 
-fn node(id: &str, alive: bool) -> Node {
+/// A live node from its record: the capacity and labels it published, or
+/// [`UNMEASURED`] when it published none (an older daemon) or the record
+/// does not parse.
+pub fn live_node(id: &str, record: &[u8]) -> Node {
+    let rec = serde_json::from_slice::<NodeRecord>(record).ok();
+    let (capacity, labels) = match rec {
+        Some(r) => (r.capacity.unwrap_or(UNMEASURED), r.labels),
+        None => (UNMEASURED, BTreeMap::new()),
+    };
     Node {
         id: id.to_string(),
-        capacity: UNMEASURED,
-        labels: BTreeMap::new(),
-        alive,
+        capacity,
+        labels,
+        alive: true,
     }
 }
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;

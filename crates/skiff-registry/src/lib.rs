@@ -32,5 +32,6 @@ pub mod watchers;
 
 pub use catalog::{Catalog, LiveCatalog};
 pub use error::RegistryError;
-pub use registry::{NodeRecord, NodeSession, Registry};
+pub use registry::{NodeSession, Registry};
+pub use skiff_types::{NodeOffer, NodeRecord};
 pub use watch::{decode, CatalogUpdate, CatalogWatch, ServiceWatch, Translator};

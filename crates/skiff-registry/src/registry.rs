@@ -15,9 +15,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use skiff_store::{LeaseId, Store, StoreError};
-use skiff_types::Instance;
+use skiff_types::{Instance, NodeOffer, NodeRecord};
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
 
@@ -27,14 +26,6 @@ use crate::{Catalog, RegistryError};
 
 /// etcd refuses transactions of more than 128 operations by default.
 pub const DEFAULT_MAX_BATCH: usize = 128;
-
-/// What `/skiff/nodes/<node>` holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeRecord {
-    pub node: String,
-    /// Lease TTL in milliseconds (how long after a crash its instances linger).
-    pub ttl_ms: u64,
-}
 
 /// The catalog over a store. Cheap to clone.
 #[derive(Clone)]
@@ -103,14 +94,26 @@ impl Registry {
         CatalogWatch::open(self.store.clone(), keys::SERVICES.to_owned(), from).await
     }
 
-    /// Joins as `node`: adopts the node's live lease or grants one of `ttl`,
-    /// writes the node key, and keeps the lease alive until the session drops.
+    /// Joins as `node` offering nothing measured (see [`Registry::join_with`]).
     pub async fn join(&self, node: &str, ttl: Duration) -> Result<NodeSession, RegistryError> {
+        self.join_with(node, ttl, NodeOffer::default()).await
+    }
+
+    /// Joins as `node`: adopts the node's live lease or grants one of `ttl`,
+    /// writes the node key (publishing `offer`: capacity and labels), and
+    /// keeps the lease alive until the session drops.
+    pub async fn join_with(
+        &self,
+        node: &str,
+        ttl: Duration,
+        offer: NodeOffer,
+    ) -> Result<NodeSession, RegistryError> {
         validate_segment("node name", node)?;
         let shared = Arc::new(Shared {
             store: self.store.clone(),
             node: node.to_owned(),
             ttl,
+            offer,
             max_batch: self.max_batch,
             lease: watch::channel(0).0,
             renewing: Mutex::new(()),
@@ -129,6 +132,7 @@ struct Shared {
     store: Arc<dyn Store>,
     node: String,
     ttl: Duration,
+    offer: NodeOffer,
     max_batch: usize,
     lease: watch::Sender<LeaseId>,
     renewing: Mutex<()>,
@@ -139,17 +143,30 @@ impl Shared {
         let rec = NodeRecord {
             node: self.node.clone(),
             ttl_ms: u64::try_from(lease_ttl.as_millis()).unwrap_or(u64::MAX),
+            capacity: self.offer.capacity,
+            labels: self.offer.labels.clone(),
         };
         serde_json::to_vec(&rec).unwrap_or_default()
     }
 
-    /// The lease on the node key, if it is still alive.
+    /// The lease on the node key, if it is still alive; the key is written
+    /// again under it, so a restarted daemon's new offer replaces the old.
     async fn adopt(&self) -> Result<Option<LeaseId>, RegistryError> {
-        let (kv, _) = self.store.get(&keys::node_key(&self.node)).await?;
+        let key = keys::node_key(&self.node);
+        let (kv, _) = self.store.get(&key).await?;
         let Some(lease) = kv.and_then(|kv| kv.lease) else {
             return Ok(None);
         };
         match self.store.keepalive(lease).await {
+            Ok(_) => {}
+            Err(StoreError::LeaseExpired { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        match self
+            .store
+            .put(&key, self.record(self.ttl), Some(lease))
+            .await
+        {
             Ok(_) => Ok(Some(lease)),
             Err(StoreError::LeaseExpired { .. }) => Ok(None),
             Err(e) => Err(e.into()),

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use skiff_registry::dns::{answer, Answer, QueryType};
-use skiff_registry::{LiveCatalog, Registry};
+use skiff_registry::{LiveCatalog, NodeOffer, Registry};
 use skiff_store::etcd_server::EtcdCluster;
 use skiff_store::{MemoryStore, RedbStore, Store};
-use skiff_types::ServiceUpdate;
+use skiff_types::{Capacity, ServiceUpdate};
 use support::{inst, next};
 
 async fn watch_is_reset_then_adds_and_removes_in_order(store: Arc<dyn Store>) {
@@ -95,10 +95,22 @@ async fn a_restarted_node_adopts_its_live_lease(store: Arc<dyn Store>) {
     first.register(&inst("keep", "k1", "again")).await.unwrap();
     let lease = first.lease();
     drop(first);
-    let second = reg.join("again", Duration::from_secs(30)).await.unwrap();
+    // The restarted daemon publishes a new offer under the adopted lease.
+    let offer = NodeOffer {
+        capacity: Some(Capacity::new(1500, 256 << 20)),
+        labels: [("zone".to_string(), "b".to_string())].into(),
+    };
+    let second = reg
+        .join_with("again", Duration::from_secs(30), offer.clone())
+        .await
+        .unwrap();
     assert_eq!(second.lease(), lease, "the live lease is adopted");
     let mine = second.registered().await.unwrap();
     assert_eq!(mine.len(), 1);
+    let rec = reg.nodes().await.unwrap();
+    let rec = rec.iter().find(|n| n.node == "again").unwrap();
+    assert_eq!((rec.capacity, &rec.labels), (offer.capacity, &offer.labels));
+    assert_eq!(rec.ttl_ms, 30_000);
     // Leaving revokes the lease: node key and instances go at once.
     second.leave().await.unwrap();
     assert!(reg.instances("keep").await.unwrap().0.is_empty());

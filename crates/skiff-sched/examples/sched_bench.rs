@@ -26,6 +26,7 @@ fn svc(
         resources: ServiceResources {
             memory: Some(mem),
             cpu_milli: Some(cpu),
+            ..Default::default()
         },
         placement: Placement {
             spread,

@@ -148,6 +148,16 @@ impl<'a> Cluster<'a> {
         None
     }
 
+    /// The most free cpu and the most free memory on any one alive node
+    /// (`None`: no node is alive).
+    pub fn most_free(&self) -> Option<Capacity> {
+        let mut it = self.set.iter();
+        let &(cpu, mem, ..) = it.next()?;
+        Some(it.fold(Capacity::new(cpu, mem), |m, &(c, mm, ..)| {
+            Capacity::new(m.cpu_milli.max(c), m.memory.max(mm))
+        }))
+    }
+
     /// Alive nodes running batch work, in the seeded order: the only nodes
     /// where preemption can make room.
     pub fn batch_nodes(&self) -> Vec<u32> {

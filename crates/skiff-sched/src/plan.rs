@@ -2,7 +2,8 @@
 //! pure function that writes a plan into a snapshot the way the controller's
 //! applier writes it into the store.
 
-use skiff_types::{AllocId, AllocStatus, Allocation, DesiredState, Node};
+use skiff_types::node::{format_cpu_milli, format_memory};
+use skiff_types::{AllocId, AllocStatus, Allocation, Capacity, DesiredState, Node};
 use std::collections::HashMap;
 
 /// A read-only view of the cluster at one store revision.
@@ -35,8 +36,23 @@ pub enum StopReason {
 /// Why an instance slot could not be placed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unplaceable {
-    /// No alive node has the free cpu/memory within the spread limit.
-    NoCapacity { service: String, index: u32 },
+    /// No node is alive.
+    NoNodes { service: String, index: u32 },
+    /// No alive node has the free cpu/memory. `most_free` is the most of
+    /// each that any one alive node has free (they may be on two nodes).
+    NoCapacity {
+        service: String,
+        index: u32,
+        need: Capacity,
+        most_free: Capacity,
+    },
+    /// Some node has room, but each such node already runs `spread` of the
+    /// service.
+    SpreadLimit {
+        service: String,
+        index: u32,
+        spread: u32,
+    },
     /// The `with` partner's instance has no node.
     PartnerUnplaced {
         service: String,
@@ -49,6 +65,64 @@ pub enum Unplaceable {
         index: u32,
         node: String,
     },
+}
+
+impl Unplaceable {
+    /// The slot that found no node: (service, index).
+    pub fn slot(&self) -> (&str, u32) {
+        match self {
+            Unplaceable::NoNodes { service, index }
+            | Unplaceable::NoCapacity { service, index, .. }
+            | Unplaceable::SpreadLimit { service, index, .. }
+            | Unplaceable::PartnerUnplaced { service, index, .. }
+            | Unplaceable::PartnerNodeFull { service, index, .. } => (service, *index),
+        }
+    }
+
+    /// Why, in words (without the slot): `no node has 400m cpu free (at most 200m)`.
+    pub fn reason(&self) -> String {
+        match self {
+            Unplaceable::NoNodes { .. } => "no node is alive".to_string(),
+            Unplaceable::NoCapacity {
+                need, most_free, ..
+            } => no_capacity(need, most_free),
+            Unplaceable::SpreadLimit {
+                service, spread, ..
+            } => format!(
+                "every node with room already runs {spread} of {service} (spread = {spread})"
+            ),
+            Unplaceable::PartnerUnplaced { partner, index, .. } => {
+                format!("its `with` partner {partner} has no instance {index} placed")
+            }
+            Unplaceable::PartnerNodeFull { node, .. } => {
+                format!("its `with` partner's node {node} has no room for it")
+            }
+        }
+    }
+}
+
+fn no_capacity(need: &Capacity, free: &Capacity) -> String {
+    let cpu = format_cpu_milli(need.cpu_milli);
+    let mem = format_memory(need.memory);
+    let cpu_short = need.cpu_milli > free.cpu_milli;
+    let mem_short = need.memory > free.memory;
+    let most_cpu = format_cpu_milli(free.cpu_milli);
+    let most_mem = format_memory(free.memory);
+    match (cpu_short, mem_short) {
+        (true, true) => format!(
+            "no node has {cpu} cpu and {mem} memory free (at most {most_cpu} and {most_mem})"
+        ),
+        (true, false) => format!("no node has {cpu} cpu free (at most {most_cpu})"),
+        (false, true) => format!("no node has {mem} memory free (at most {most_mem})"),
+        (false, false) => format!("no node has both {cpu} cpu and {mem} memory free"),
+    }
+}
+
+impl std::fmt::Display for Unplaceable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (service, index) = self.slot();
+        write!(f, "{service} instance {index}: {}", self.reason())
+    }
 }
 
 /// What to change. A plan on a snapshot where nothing needs changing has no

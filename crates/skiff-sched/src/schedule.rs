@@ -42,12 +42,10 @@ pub struct Options {
     pub seed: u64,
 }
 
-/// What one instance of a service needs from its node.
+/// What one instance of a service needs from its node: its reservation
+/// (see `ServiceResources::charge`; limits when no reservation is given).
 pub fn need_of(spec: &ServiceSpec) -> Capacity {
-    Capacity::new(
-        spec.resources.cpu_milli.unwrap_or(0),
-        spec.resources.memory.unwrap_or(0),
-    )
+    spec.resources.charge()
 }
 
 /// Services in placement order: by descending priority then name, each
@@ -345,10 +343,28 @@ impl<'a> Run<'a> {
                 return Ok(n);
             }
         }
-        Err(Unplaceable::NoCapacity {
-            service: spec.name.clone(),
-            index,
-        })
+        Err(self.why_not(spec, index, need))
+    }
+
+    /// Names what is missing for a slot no node took.
+    fn why_not(&self, spec: &ServiceSpec, index: u32, need: &Capacity) -> Unplaceable {
+        let (service, most_free) = (spec.name.clone(), self.cluster.most_free());
+        match (most_free, spec.placement.spread) {
+            (None, _) => Unplaceable::NoNodes { service, index },
+            (Some(_), Some(spread)) if self.cluster.find(need, |_| true).is_some() => {
+                Unplaceable::SpreadLimit {
+                    service,
+                    index,
+                    spread,
+                }
+            }
+            (Some(most_free), _) => Unplaceable::NoCapacity {
+                service,
+                index,
+                need: *need,
+                most_free,
+            },
+        }
     }
 
     /// Suspends the fewest needed lower-priority batch allocations on node

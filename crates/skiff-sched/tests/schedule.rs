@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use skiff_sched::{schedule, service_order, Options, Snapshot, StopReason, Unplaceable};
-use skiff_types::{AllocStatus, DesiredState};
+use skiff_types::{AllocStatus, Capacity, DesiredState};
 
 fn cluster(n: usize) -> Snapshot {
     Snapshot {
@@ -40,10 +40,66 @@ fn refuses_to_overcommit_and_says_why() {
         plan.unplaceable,
         vec![Unplaceable::NoCapacity {
             service: "big".into(),
-            index: 2
+            index: 2,
+            need: Capacity::new(3000, GIB),
+            most_free: Capacity::new(1000, 7 * GIB),
         }]
     );
+    assert_eq!(
+        plan.unplaceable[0].to_string(),
+        "big instance 2: no node has 3000m cpu free (at most 1000m)"
+    );
     assert_no_overcommit(&after);
+}
+
+#[test]
+fn reservations_are_charged_not_limits() {
+    // Limits of 3000m each, but a reservation of 1000m: four fit on a 4000m node.
+    let mut s = svc("web", 4, 3000, GIB);
+    s.resources.reserve_cpu_milli = Some(1000);
+    s.resources.reserve_memory = Some(GIB / 4);
+    let (plan, after) = run(&cluster(1), &topo("app", vec![s.clone()]), 1);
+    assert_eq!(plan.place.len(), 4);
+    assert!(plan.unplaceable.is_empty());
+    assert!(plan
+        .place
+        .iter()
+        .all(|a| a.resources == Capacity::new(1000, GIB / 4)));
+    assert_no_overcommit(&after);
+    s.replicas = 5;
+    let (plan, _) = run(&after, &topo("app", vec![s]), 1);
+    assert!(plan.place.is_empty());
+    assert_eq!(
+        plan.unplaceable[0].reason(),
+        "no node has 1000m cpu free (at most 0m)"
+    );
+}
+
+#[test]
+fn reasons_name_spread_and_missing_nodes() {
+    let t = topo("app", vec![spread(svc("web", 3, 100, 0), 1)]);
+    let (plan, _) = run(&cluster(2), &t, 1);
+    assert_eq!(plan.place.len(), 2);
+    assert_eq!(
+        plan.unplaceable[0].reason(),
+        "every node with room already runs 1 of web (spread = 1)"
+    );
+    let (plan, _) = run(&cluster(0), &t, 1);
+    assert_eq!(
+        plan.unplaceable,
+        (0..3)
+            .map(|index| Unplaceable::NoNodes {
+                service: "web".into(),
+                index
+            })
+            .collect::<Vec<_>>()
+    );
+    let big = topo("app", vec![svc("big", 1, 100, 9 * GIB)]);
+    let (plan, _) = run(&cluster(1), &big, 1);
+    assert_eq!(
+        plan.unplaceable[0].reason(),
+        "no node has 9GiB memory free (at most 8GiB)"
+    );
 }
 
 #[test]

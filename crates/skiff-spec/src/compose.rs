@@ -6,9 +6,11 @@
 //! depends_on (list, or map with `condition`), healthcheck (every `test`
 //! form, durations like `1m30s`, `disable` and `["NONE"]`, which also turn
 //! off the image's HEALTHCHECK), restart, deploy.replicas (and
-//! the older `scale`), deploy.resources.limits (and `cpus`, `mem_limit`),
-//! labels, configs and secrets backed by files, profiles, stop_signal and
-//! stop_grace_period; top-level name,
+//! the older `scale`), deploy.resources.limits (and `cpus`, `mem_limit`)
+//! and deploy.resources.reservations (and `mem_reservation`; what the
+//! scheduler charges a node, the limits when absent), labels, configs and
+//! secrets backed by files, profiles, stop_signal and stop_grace_period;
+//! top-level name,
 //! volumes, networks, configs, secrets and `x-` extensions. Any other key is
 //! an error naming the key and its file:line:col: a Compose file either runs
 //! as written or says what it would lose.
@@ -64,7 +66,6 @@ const UNSUPPORTED_SERVICE: &[&str] = &[
     "links",
     "logging",
     "mac_address",
-    "mem_reservation",
     "mem_swappiness",
     "memswap_limit",
     "network_mode",
@@ -378,6 +379,9 @@ impl Ctx<'_, '_> {
         }
         if let Some(v) = f.take("mem_limit") {
             s.resources.memory = fields::memory(v, errs);
+        }
+        if let Some(v) = f.take("mem_reservation") {
+            s.resources.reserve_memory = fields::memory(v, errs);
         }
         if let Some(v) = f.take("deploy") {
             deploy(&mut s, v, errs);

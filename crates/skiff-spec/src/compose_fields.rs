@@ -216,7 +216,20 @@ pub(crate) fn deploy(s: &mut ServiceSpec, n: &Node, errs: &mut Errors) {
                     lf.finish(errs, true, &["pids", "devices"]);
                 }
             }
-            rf.finish(errs, true, &["reservations"]);
+            // What the scheduler charges the node (limits when absent).
+            if let Some(r) = rf.take("reservations") {
+                if let Some(mut lf) = Fields::of(r, "deploy.resources.reservations", errs) {
+                    if let Some(c) = lf.take("cpus") {
+                        s.resources.reserve_cpu_milli = fields::cpus(c, errs);
+                    }
+                    if let Some(m) = lf.take("memory") {
+                        s.resources.reserve_memory = fields::memory(m, errs);
+                    }
+                    lf.finish(errs, true, &["devices", "generic_resources"]);
+                }
+                reservation_within_limits(s, r, errs);
+            }
+            rf.finish(errs, true, &[]);
         }
     }
     if let Some(l) = f.take("labels") {
@@ -234,6 +247,32 @@ pub(crate) fn deploy(s: &mut ServiceSpec, n: &Node, errs: &mut Errors) {
             "update_config",
         ],
     );
+}
+
+/// A reservation above its limit could never be used (Docker and
+/// Kubernetes refuse it too).
+fn reservation_within_limits(s: &ServiceSpec, r: &Node, errs: &mut Errors) {
+    let res = &s.resources;
+    if res
+        .reserve_cpu_milli
+        .zip(res.cpu_milli)
+        .is_some_and(|(r, l)| r > l)
+    {
+        errs.push(
+            &r.pos,
+            "deploy.resources.reservations.cpus is above limits.cpus",
+        );
+    }
+    if res
+        .reserve_memory
+        .zip(res.memory)
+        .is_some_and(|(r, l)| r > l)
+    {
+        errs.push(
+            &r.pos,
+            "deploy.resources.reservations.memory is above limits.memory",
+        );
+    }
 }
 
 pub(crate) fn file_mount(

@@ -463,3 +463,41 @@ fn override_file_errors_name_the_override() {
         "{e:?}"
     );
 }
+
+#[test]
+fn reservations_are_read_and_checked_against_limits() {
+    let compose = r#"services:
+  web:
+    image: web
+    deploy:
+      resources:
+        limits: {cpus: "1", memory: 512m}
+        reservations: {cpus: "0.25", memory: 128m}
+  db:
+    image: db
+    mem_reservation: 64m
+  bad:
+    image: bad
+    deploy:
+      resources:
+        limits: {cpus: "0.5"}
+        reservations: {cpus: "2"}
+"#;
+    let p = Project::new(&[("compose.yaml", compose)]);
+    let e = p.errors(&["compose.yaml"], &LoadOptions::default());
+    assert_eq!(
+        e,
+        vec!["compose.yaml:16:23: deploy.resources.reservations.cpus is above limits.cpus"]
+    );
+    let good = compose.split("  bad:").next().unwrap();
+    let p = Project::new(&[("compose.yaml", good)]);
+    let t = p.load(&["compose.yaml"], &LoadOptions::default()).unwrap();
+    let web = t.services["web"].resources;
+    assert_eq!(
+        (web.cpu_milli, web.reserve_cpu_milli),
+        (Some(1000), Some(250))
+    );
+    assert_eq!(web.charge(), skiff_types::Capacity::new(250, 128 << 20));
+    let db = t.services["db"].resources;
+    assert_eq!(db.charge(), skiff_types::Capacity::new(0, 64 << 20));
+}

@@ -85,6 +85,15 @@ fn webapp_prod_overlay() {
     // What the overlay does not name is untouched.
     assert_eq!(w1.lb, w0.lb);
     assert_eq!(prod.services["monitor"], dev.services["monitor"]);
+    // What placement charges: both fit a 2-core host.
+    for topo in [&dev, &prod] {
+        let cpu: u64 = topo
+            .services
+            .values()
+            .map(|s| s.resources.charge().cpu_milli * u64::from(s.wanted_replicas(topo)))
+            .sum();
+        assert!(cpu <= 2000, "{} reserves {cpu}m cpu", topo.name);
+    }
 }
 
 /// compose.yaml says the same application in Compose's words.

@@ -128,3 +128,40 @@ async fn three_members_survive_one_loss_and_fail_fast_without_quorum() {
     let keys: Vec<_> = keys.into_iter().filter(|k| *k != "c").collect();
     assert_eq!(keys, ["a", "b", "d"]);
 }
+
+/// 1234 values of 4 KiB (~5 MiB): more than one gRPC message may carry (4
+/// MiB), so `range` and a watch's first snapshot must read it in pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_range_bigger_than_one_grpc_message_is_read_whole_at_one_revision() {
+    let cluster = start(1);
+    let store = connect(&cluster).await;
+    let p = unique_prefix("big");
+    let keys: Vec<String> = (0..1234).map(|i| format!("{p}{i:05}")).collect();
+    for chunk in keys.chunks(100) {
+        let items = chunk
+            .iter()
+            .map(|k| (k.clone(), vec![b'x'; 4096], None))
+            .collect();
+        store.put_batch(items).await.expect("put_batch");
+    }
+    let last = store
+        .put(&format!("{p}~"), b"end".to_vec(), None)
+        .await
+        .unwrap();
+    let (kvs, revision) = store.range(&p).await.expect("range");
+    assert_eq!(revision, last);
+    let got: Vec<&str> = kvs.iter().map(|kv| kv.key.as_str()).collect();
+    let mut want: Vec<String> = keys.clone();
+    want.push(format!("{p}~"));
+    assert_eq!(got, want);
+    assert!(kvs[..1234].iter().all(|kv| kv.value.len() == 4096));
+
+    let mut watch = store.watch(&p, None).await.expect("watch");
+    match next_event(&mut watch).await {
+        WatchEvent::Reset { kvs, revision } => {
+            assert_eq!(kvs.len(), 1235);
+            assert_eq!(revision, last);
+        }
+        other => panic!("want Reset, got {other:?}"),
+    }
+}

@@ -99,6 +99,24 @@ pub struct JobView {
     pub topology: Topology,
     /// Every allocation of the job, on every node.
     pub instances: Vec<InstanceView>,
+    /// Instance slots the scheduler finds no node for, once the controller
+    /// has nothing left to write (so these stay pending until capacity or
+    /// the cluster changes). Absent from older daemons' answers.
+    #[serde(default)]
+    pub pending: Vec<PendingInstance>,
+}
+
+/// An instance slot that no node can take now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingInstance {
+    pub service: String,
+    /// The slot, 0-based (as in allocation ids).
+    pub index: u32,
+    /// The scheduler's reason, e.g. `no node has 400m cpu free`.
+    pub reason: String,
+    /// No node is alive at all (a daemon still starting): worth waiting for.
+    #[serde(default)]
+    pub no_nodes: bool,
 }
 
 impl JobView {

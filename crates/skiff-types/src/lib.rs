@@ -17,6 +17,7 @@ pub mod lb;
 pub mod mount;
 pub mod mount_parse;
 pub mod network;
+pub mod node;
 pub mod resources;
 pub mod restart;
 pub mod service;
@@ -34,10 +35,11 @@ pub use container::{
 pub use error::{ApiError, ErrorKind};
 pub use frame::{encode_into, Frame, FrameDecoder, FrameError, FrameKind};
 pub use id::{ContainerId, ContainerName, IdError};
-pub use job::{AllocReport, InstanceView, JobRecord, JobView, ScaleRequest};
+pub use job::{AllocReport, InstanceView, JobRecord, JobView, PendingInstance, ScaleRequest};
 pub use lb::{LbDef, LbStatus, UsesSpec};
 pub use mount::{MountSpec, MountType, Volume, VolumeCreateRequest, VolumePruneResponse};
 pub use network::{Endpoint, NetworkConnect, NetworkCreate, NetworkInfo};
+pub use node::{NodeFlagError, NodeOffer, NodeRecord};
 pub use resources::{parse_cpus, parse_memory_size, Resources, SizeError};
 pub use restart::{RestartPolicy, RestartPolicyError};
 pub use service::{

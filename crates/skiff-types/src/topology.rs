@@ -80,12 +80,36 @@ pub struct BuildSpec {
     pub args: BTreeMap<String, String>,
 }
 
-/// What a service may use on its node; the scheduler charges these.
+/// What a service may use on its node (limits, applied to its containers)
+/// and what it reserves there (what the scheduler charges the node).
+///
+/// As in Kubernetes (requests default to limits) and Compose
+/// (`deploy.resources.reservations` beside `limits`), a dimension without a
+/// reservation reserves its limit; one with neither reserves nothing.
+/// skiff.toml's `resources = { cpus, memory }` sets the limits, so it is
+/// also the charge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ServiceResources {
     pub memory: Option<u64>,
     /// Thousandths of a CPU (`cpus = 0.5` = 500).
     pub cpu_milli: Option<u64>,
+    /// Compose `reservations.memory` / `mem_reservation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserve_memory: Option<u64>,
+    /// Compose `reservations.cpus`, in milli-CPUs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserve_cpu_milli: Option<u64>,
+}
+
+impl ServiceResources {
+    /// What one instance charges its node: the reservation, else the limit,
+    /// else nothing.
+    pub fn charge(&self) -> crate::alloc::Capacity {
+        crate::alloc::Capacity::new(
+            self.reserve_cpu_milli.or(self.cpu_milli).unwrap_or(0),
+            self.reserve_memory.or(self.memory).unwrap_or(0),
+        )
+    }
 }
 
 /// A published port: `host_ip:host:container/proto`.

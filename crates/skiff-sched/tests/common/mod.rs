@@ -27,6 +27,7 @@ pub fn svc(name: &str, replicas: u32, cpu: u64, mem: u64) -> ServiceSpec {
         resources: ServiceResources {
             memory: (mem > 0).then_some(mem),
             cpu_milli: (cpu > 0).then_some(cpu),
+            ..Default::default()
         },
         ..Default::default()
     }

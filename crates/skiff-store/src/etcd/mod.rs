@@ -8,13 +8,14 @@
 //! themselves (see `watch.rs`).
 
 mod errors;
+mod range;
 mod watch;
 
 use std::time::Duration;
 
 use etcd_client::{
     Client, CompactionOptions, Compare as EtcdCompare, CompareOp, ConnectOptions, DeleteOptions,
-    GetOptions, PutOptions, Txn as EtcdTxn, TxnOp as EtcdTxnOp,
+    PutOptions, Txn as EtcdTxn, TxnOp as EtcdTxnOp,
 };
 
 use crate::{
@@ -134,29 +135,14 @@ fn header_revision(header: Option<&etcd_client::ResponseHeader>) -> Result<Revis
         .ok_or_else(|| StoreError::internal("etcd response without header"))
 }
 
-/// Reads everything under `prefix` at `at` (default: now).
+/// Reads everything under `prefix` at `at` (default: now), in pages.
 pub(crate) async fn range_at(
     client: &Client,
     timeout: Duration,
     prefix: &str,
     at: Option<Revision>,
 ) -> Result<(Vec<KeyValue>, Revision), StoreError> {
-    let mut options = GetOptions::new().with_prefix();
-    if let Some(revision) = at {
-        options = options.with_revision(revision);
-    }
-    let ctx = ErrCtx::revision("range", at.unwrap_or_default());
-    let resp = bounded(timeout, ctx, || {
-        let (mut kv, options) = (client.kv_client(), options.clone());
-        async move { kv.get(prefix, Some(options)).await }
-    })
-    .await?;
-    let kvs = resp
-        .kvs()
-        .iter()
-        .map(convert_kv)
-        .collect::<Result<_, _>>()?;
-    Ok((kvs, at.map_or_else(|| header_revision(resp.header()), Ok)?))
+    range::range_paged(client, timeout, prefix, at, range::PAGE).await
 }
 
 fn put_options(lease: Option<LeaseId>) -> Option<PutOptions> {

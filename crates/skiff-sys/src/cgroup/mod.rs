@@ -24,6 +24,7 @@
 //! Every path is built from the layout's mount points, which carry the `fs_root` the layout was
 //! built with, so unit tests run against a temp dir without root.
 
+pub mod capacity;
 mod fsio;
 mod layout;
 mod lifecycle;

@@ -3,6 +3,9 @@
 use super::connect::{parse_host, DEFAULT_SOCKET};
 use super::Ctx;
 use anyhow::Context;
+use skiff_sys::cgroup::capacity::HostCapacity;
+use skiff_types::node::{parse_node_cpu, parse_node_labels, parse_node_memory};
+use skiff_types::{Capacity, NodeOffer};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -28,6 +31,15 @@ pub struct DaemonCmd {
     /// Seconds a killed daemon's registrations outlive it (its node lease TTL)
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub node_ttl: u64,
+    /// CPUs this node offers the scheduler (e.g. 1.5; default: measured)
+    #[arg(long, value_name = "CPUS")]
+    pub node_cpu: Option<String>,
+    /// Memory this node offers the scheduler (e.g. 512m, 4g; default: measured)
+    #[arg(long, value_name = "BYTES")]
+    pub node_memory: Option<String>,
+    /// A label of this node, published with its capacity (repeatable)
+    #[arg(long = "node-label", value_name = "KEY=VALUE")]
+    pub node_labels: Vec<String>,
     /// Interface name of the default bridge network
     #[arg(long, default_value = "skiff0")]
     pub bridge: String,
@@ -45,6 +57,13 @@ pub struct DaemonCmd {
 }
 
 pub fn run_daemon(ctx: &Ctx, args: DaemonCmd) -> anyhow::Result<i32> {
+    // Bad flags stop the daemon before it touches anything.
+    let offer = node_offer(
+        skiff_sys::cgroup::capacity::measure().map_err(|e| e.to_string()),
+        args.node_cpu.as_deref(),
+        args.node_memory.as_deref(),
+        &args.node_labels,
+    )?;
     // A signal mask is inherited across exec: a daemon started by a
     // foreground `skiff up` (which blocks SIGINT/SIGTERM to wait for them)
     // would otherwise never see its SIGTERM. Start from an empty mask.
@@ -71,6 +90,7 @@ pub fn run_daemon(ctx: &Ctx, args: DaemonCmd) -> anyhow::Result<i32> {
             None => hostname()?,
         },
         node_ttl: std::time::Duration::from_secs(args.node_ttl),
+        offer,
         pressure: args.batch.config()?,
         net: skiff_net::NetConfig {
             root: ctx.root.clone(),
@@ -83,6 +103,31 @@ pub fn run_daemon(ctx: &Ctx, args: DaemonCmd) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// What this node publishes: the measured capacity with `--node-cpu` /
+/// `--node-memory` replacing either part (like Nomad's client
+/// `cpu_total_compute` / `memory_total_mb`), and the `--node-label`s.
+fn node_offer(
+    measured: Result<HostCapacity, String>,
+    cpu: Option<&str>,
+    memory: Option<&str>,
+    labels: &[String],
+) -> anyhow::Result<NodeOffer> {
+    let cpu = cpu.map(parse_node_cpu).transpose()?;
+    let memory = memory.map(parse_node_memory).transpose()?;
+    let labels = parse_node_labels(labels)?;
+    let capacity = match (cpu, memory, measured) {
+        (Some(c), Some(m), _) => Capacity::new(c, m),
+        (c, m, Ok(host)) => Capacity::new(c.unwrap_or(host.cpu_milli), m.unwrap_or(host.memory)),
+        (_, _, Err(e)) => anyhow::bail!(
+            "cannot measure this node's capacity ({e}); pass --node-cpu and --node-memory"
+        ),
+    };
+    Ok(NodeOffer {
+        capacity: Some(capacity),
+        labels,
+    })
+}
+
 pub fn run_keeper(ctx: &Ctx) -> anyhow::Result<i32> {
     crate::daemon::keeper_main(ctx.root.clone())?;
     Ok(0)
@@ -93,4 +138,43 @@ fn hostname() -> anyhow::Result<String> {
     let name = nix::unistd::gethostname()
         .map_err(|e| anyhow::anyhow!("cannot read the host name ({e}); pass --node NAME"))?;
     Ok(name.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOST: HostCapacity = HostCapacity {
+        cpu_milli: 2000,
+        memory: 4 << 30,
+    };
+
+    #[test]
+    fn offer_is_measured_then_overridden() {
+        let o = node_offer(Ok(HOST), None, None, &[]).unwrap();
+        assert_eq!(o.capacity, Some(Capacity::new(2000, 4 << 30)));
+        let o = node_offer(Ok(HOST), Some("1"), None, &["zone=a".into()]).unwrap();
+        assert_eq!(o.capacity, Some(Capacity::new(1000, 4 << 30)));
+        assert_eq!(o.labels["zone"], "a");
+        let o = node_offer(Err("no /proc".into()), Some("0.5"), Some("256m"), &[]).unwrap();
+        assert_eq!(o.capacity, Some(Capacity::new(500, 256 << 20)));
+    }
+
+    #[test]
+    fn bad_values_are_refused_clearly() {
+        let err = |cpu, mem, labels: &[&str]| {
+            let labels: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
+            node_offer(Ok(HOST), cpu, mem, &labels)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(Some("lots"), None, &[]).starts_with("--node-cpu: invalid cpu count \"lots\""));
+        assert!(err(None, Some("2x"), &[]).starts_with("--node-memory: invalid size \"2x\""));
+        assert!(err(None, None, &["nokey"]).starts_with("--node-label \"nokey\""));
+        let e = node_offer(Err("gone".into()), Some("1"), None, &[]).unwrap_err();
+        assert!(
+            e.to_string().contains("pass --node-cpu and --node-memory"),
+            "{e}"
+        );
+    }
 }

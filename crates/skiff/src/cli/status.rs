@@ -1,8 +1,9 @@
 //! `skiff status [JOB]`: a tree of jobs, their services, and each service's
-//! instances with state, health, addresses and node.
+//! instances with state, health, addresses and node; slots no node can take
+//! show as `pending: <the scheduler's reason>`.
 
 use super::Ctx;
-use skiff_types::{AllocStatus, DesiredState, InstanceView, JobView};
+use skiff_types::{AllocStatus, DesiredState, InstanceView, JobView, PendingInstance};
 use std::fmt::Write;
 
 #[derive(Debug, clap::Args)]
@@ -65,12 +66,11 @@ pub fn render(views: &[JobView]) -> String {
                 let _ = write!(line, "  lb {}", lb.listen);
             }
             let _ = writeln!(out, "{line}");
+            let waiting: Vec<&PendingInstance> =
+                v.pending.iter().filter(|p| p.service == svc.name).collect();
+            let rows = mine.len() + waiting.len();
             for (ii, inst) in mine.iter().enumerate() {
-                let b = if ii + 1 == mine.len() {
-                    "└─"
-                } else {
-                    "├─"
-                };
+                let b = if ii + 1 == rows { "└─" } else { "├─" };
                 let name = inst
                     .report
                     .name
@@ -102,7 +102,54 @@ pub fn render(views: &[JobView]) -> String {
                 }
                 let _ = writeln!(out, "{line}");
             }
+            for (pi, p) in waiting.iter().enumerate() {
+                let b = if mine.len() + pi + 1 == rows {
+                    "└─"
+                } else {
+                    "├─"
+                };
+                let _ = writeln!(
+                    out,
+                    "{pad}{b} {}#{}  pending: {}",
+                    p.service,
+                    p.index + 1,
+                    p.reason
+                );
+            }
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skiff_types::{ServiceSpec, Topology};
+
+    #[test]
+    fn pending_slots_show_their_reason() {
+        let web = ServiceSpec {
+            name: "web".into(),
+            replicas: 1,
+            ..Default::default()
+        };
+        let view = JobView {
+            topology: Topology {
+                name: "app".into(),
+                services: [("web".to_string(), web)].into(),
+                ..Default::default()
+            },
+            instances: vec![],
+            pending: vec![PendingInstance {
+                service: "web".into(),
+                index: 0,
+                reason: "no node has 400m cpu free (at most 200m)".into(),
+                no_nodes: false,
+            }],
+        };
+        assert_eq!(
+            render(&[view]),
+            "app\n└─ web 0/1\n   └─ web#1  pending: no node has 400m cpu free (at most 200m)\n"
+        );
+    }
 }

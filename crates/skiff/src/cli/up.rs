@@ -1,7 +1,9 @@
 //! `skiff up [-d] [DIR | -f FILE ...] [--env NAME]`: parse and validate the
 //! topology here (nothing is sent if it is invalid), build or pull its
 //! images, hand it to the daemon as the job's desired state, and wait until
-//! every instance runs (healthy where checked). With `-d` it then prints
+//! every instance runs (healthy where checked); with `-d`, an instance no
+//! node has room for fails the command with the scheduler's reason (the job
+//! stays submitted and is placed once room frees up). With `-d` it then prints
 //! each load balancer's URL and returns; without, it follows the merged logs
 //! until Ctrl-C and then takes the job down (containers and networks; named
 //! volumes are kept). A foreground `up` that had to start the daemon (none
@@ -12,7 +14,9 @@ use super::topo::{load, prepare_images, TopoArgs};
 use super::{svclogs, Ctx};
 use nix::sys::signal::{SigSet, Signal};
 use skiff_api::Client;
-use skiff_types::{AllocStatus, DesiredState, JobView, LbMode, LogOptions, Topology};
+use skiff_types::{
+    AllocStatus, DesiredState, JobView, LbMode, LogOptions, PendingInstance, Topology,
+};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
@@ -55,7 +59,14 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<i32> {
         topo.services.len()
     );
     let timeout = Duration::from_secs(args.wait_timeout);
-    let Some(view) = wait_converged(&client, &topo.name, timeout, interrupted.as_ref())? else {
+    let Some(view) = wait_converged(
+        &client,
+        &topo.name,
+        timeout,
+        interrupted.as_ref(),
+        args.detach,
+    )?
+    else {
         let code = teardown(&client, &topo)?;
         stop_owned(&client, owned);
         return Ok(code);
@@ -115,16 +126,22 @@ fn teardown(client: &Client, topo: &Topology) -> anyhow::Result<i32> {
 }
 
 /// Polls the job until every service runs its wanted instances (`None`:
-/// interrupted first).
+/// interrupted first). An instance no node can take (the controller has
+/// settled and the scheduler says why) fails at once when `fail_pending`
+/// (`up -d`: the job stays submitted and is placed when room appears);
+/// otherwise its reason is printed and the wait goes on. No live node at
+/// all (a daemon still joining) is always waited for.
 pub fn wait_converged(
     client: &Client,
     job: &str,
     timeout: Duration,
     interrupted: Option<&Interrupt>,
+    fail_pending: bool,
 ) -> anyhow::Result<Option<JobView>> {
     let begun = Instant::now();
     let deadline = begun + timeout;
     let mut last_errors = HashSet::new();
+    let mut told = HashSet::new();
     loop {
         let view = client.job(job)?;
         if view.converged() {
@@ -132,6 +149,28 @@ pub fn wait_converged(
         }
         if interrupted.is_some_and(|rx| rx.try_recv().is_ok()) {
             return Ok(None);
+        }
+        let stuck: Vec<&PendingInstance> = view.pending.iter().filter(|p| !p.no_nodes).collect();
+        if fail_pending && !stuck.is_empty() {
+            let lines: Vec<String> = stuck
+                .iter()
+                .map(|p| format!("  {} instance {}: {}", p.service, p.index + 1, p.reason))
+                .collect();
+            anyhow::bail!(
+                "job {job}: {} instance(s) cannot be placed (they stay pending until capacity frees up; see skiff status):\n{}",
+                stuck.len(),
+                lines.join("\n")
+            );
+        }
+        for p in &view.pending {
+            if told.insert((p.service.clone(), p.index, p.reason.clone())) {
+                eprintln!(
+                    "{} instance {}: pending: {}",
+                    p.service,
+                    p.index + 1,
+                    p.reason
+                );
+            }
         }
         for i in &view.instances {
             if let Some(e) = &i.report.error {

@@ -33,6 +33,8 @@ pub struct DaemonArgs {
     pub node: String,
     /// `--node-ttl`: how long a dead daemon's registrations linger.
     pub node_ttl: std::time::Duration,
+    /// What this node publishes for the scheduler (capacity, labels).
+    pub offer: skiff_types::NodeOffer,
     pub net: skiff_net::NetConfig,
     /// `--batch-pressure*`: the freezer that makes batch containers yield.
     pub pressure: pressure::PressureConfig,
@@ -110,9 +112,18 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
             ),
         )));
         let draining = services::Draining::default();
+        if let Some(cap) = args.offer.capacity {
+            eprintln!(
+                "skiff daemon: node {} offers {} cpu, {} memory",
+                args.node,
+                skiff_types::node::format_cpu_milli(cap.cpu_milli),
+                skiff_types::node::format_memory(cap.memory)
+            );
+        }
         let agent = services::AgentConfig {
             node: args.node.clone(),
             ttl: args.node_ttl,
+            offer: args.offer.clone(),
             draining: draining.clone(),
         };
         let lbs = lb::LbManager::spawn(registry.clone(), args.node.clone(), &lease);
@@ -142,10 +153,14 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
             drainer,
         ));
         // Topologies: the controller and this node's agent (one code path
-        // for a single host over redb and for a cluster over etcd).
-        let controller = tokio::spawn(skiff_control::run(
+        // for a single host over redb and for a cluster over etcd). Every
+        // daemon is a candidate; only the elected one runs the controller.
+        let elector = skiff_control::Elector::new(control_store.clone(), args.node.clone());
+        let controller = tokio::spawn(skiff_control::run_elected(
             control_store.clone(),
             skiff_control::ControllerConfig::default(),
+            elector.clone(),
+            lease.subscribe(),
         ));
         let node_agent = tokio::spawn(skiff_agent::run(
             control_store.clone(),
@@ -174,6 +189,9 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
             .with_context(|| format!("serve on {}", args.socket.display()));
         controller.abort();
         node_agent.abort();
+        if let Err(e) = elector.step_down().await {
+            eprintln!("skiff daemon: hand over the controller: {e}");
+        }
         // Containers keep running under the keeper (like live-restore); only an
         // empty parent cgroup is tidied away.
         engine.tidy_cgroup_parent();

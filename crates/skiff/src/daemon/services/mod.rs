@@ -80,6 +80,8 @@ impl HealthBoard {
 pub struct AgentConfig {
     pub node: String,
     pub ttl: Duration,
+    /// Published in the node's record (capacity and labels).
+    pub offer: skiff_types::NodeOffer,
     /// Containers being stopped with a drain: not wanted in the registry.
     pub draining: Draining,
 }
@@ -320,7 +322,11 @@ impl Agent {
     /// store could not be reached (retried on the next wake-up).
     async fn sync(&mut self) -> bool {
         if self.session.is_none() {
-            match self.registry.join(&self.cfg.node, self.cfg.ttl).await {
+            match self
+                .registry
+                .join_with(&self.cfg.node, self.cfg.ttl, self.cfg.offer.clone())
+                .await
+            {
                 Ok(session) => {
                     let mine = session.registered().await.unwrap_or_default();
                     self.registered = mine.iter().map(|i| (key(i), i.clone())).collect();
