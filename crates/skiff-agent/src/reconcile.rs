@@ -9,7 +9,7 @@
 use crate::container::{container_spec, network_name, service_networks, volume_name};
 use crate::{gate, ExecError, Executor, Observed};
 use skiff_sched::{diff, Action, ObservedContainer, ObservedState};
-use skiff_store::{Store, StoreError};
+use skiff_store::{Store, StoreError, MAX_TXN_OPS};
 use skiff_types::job::{node_allocs_prefix, status_key, ALLOCS, JOBS, STATUS};
 use skiff_types::{
     AllocId, AllocReport, AllocStatus, Allocation, ContainerSpec, DesiredState, JobRecord,
@@ -26,9 +26,6 @@ pub struct AgentConfig {
     /// Longest sleep between passes.
     pub tick: Duration,
 }
-
-/// Reports written per transaction (etcd's default `--max-txn-ops` is 128).
-const REPORTS_PER_TXN: usize = 128;
 
 /// What one pass read from the store.
 struct View {
@@ -140,10 +137,8 @@ pub async fn pass<E: Executor>(
     // One durable commit per chunk rather than one per report: 20 instances
     // turning healthy together cost one fsync, not twenty.
     while !changed.is_empty() {
-        let rest = changed.split_off(changed.len().min(REPORTS_PER_TXN));
-        store
-            .put_batch(std::mem::replace(&mut changed, rest))
-            .await?;
+        let batch = changed.drain(..changed.len().min(MAX_TXN_OPS)).collect();
+        store.put_batch(batch).await?;
     }
     let seen: Vec<ObservedContainer> = observed
         .iter()

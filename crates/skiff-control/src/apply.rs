@@ -30,7 +30,7 @@ use crate::ControlError;
 use skiff_store::{Compare, Revision, Txn, TxnOp};
 
 /// etcd's default `--max-txn-ops`.
-pub const DEFAULT_MAX_TXN_OPS: usize = 128;
+pub const DEFAULT_MAX_TXN_OPS: usize = skiff_store::MAX_TXN_OPS;
 
 /// One guarded change: the compare it rests on and the ops it needs.
 struct Item {

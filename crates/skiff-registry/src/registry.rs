@@ -25,7 +25,7 @@ use crate::watch::{decode, CatalogWatch, ServiceWatch};
 use crate::{Catalog, RegistryError};
 
 /// etcd refuses transactions of more than 128 operations by default.
-pub const DEFAULT_MAX_BATCH: usize = 128;
+pub const DEFAULT_MAX_BATCH: usize = skiff_store::MAX_TXN_OPS;
 
 /// The catalog over a store. Cheap to clone.
 #[derive(Clone)]

@@ -37,6 +37,11 @@ use std::pin::Pin;
 use std::time::Duration;
 
 pub use error::StoreError;
+
+/// etcd's default `--max-txn-ops`: the most compares, and the most ops in
+/// each branch, one transaction may carry. Writers that batch stay within it
+/// so the same code runs on the embedded store and on an unconfigured etcd.
+pub const MAX_TXN_OPS: usize = 128;
 pub use etcd::{EtcdOptions, EtcdStore};
 pub use memory::MemoryStore;
 pub use redb_store::{RedbOptions, RedbStore};
@@ -94,7 +99,7 @@ pub trait Store: Send + Sync + 'static {
     fn watch<'a>(&'a self, prefix: &'a str, from: Option<Revision>) -> StoreFuture<'a, Watch>;
 
     /// Puts many keys at one revision in one durable commit (the fast path for
-    /// bulk writes). etcd limits a transaction to 128 ops by default.
+    /// bulk writes). etcd limits a transaction to [`MAX_TXN_OPS`] by default.
     fn put_batch(
         &self,
         items: Vec<(String, Vec<u8>, Option<LeaseId>)>,
