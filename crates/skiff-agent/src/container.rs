@@ -43,17 +43,6 @@ pub fn container_name(a: &Allocation) -> String {
     format!("{}-{}-{}", a.job, a.service, a.index + 1)
 }
 
-/// Whether `name` can be a registry service (one DNS label).
-fn dns_label(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-}
-
 /// The container for `a` (an instance of `svc` in `topo`) on `node`, and the
 /// further networks (after the first, which is its `network`) to connect
 /// before it starts, each with its aliases.
@@ -121,7 +110,7 @@ pub fn container_spec(
             ..Default::default()
         }))
         .collect();
-    if dns_label(&svc.name) {
+    if skiff_types::is_service_name(&svc.name) {
         let mut ports: Vec<(u16, Proto)> = svc
             .ports
             .iter()

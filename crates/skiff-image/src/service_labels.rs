@@ -62,7 +62,7 @@ pub fn image_services(
         .unwrap_or_default();
     let mut out: Vec<ServiceDecl> = Vec::new();
     for (name, port, label) in wanted {
-        if !is_service_name(&name) {
+        if !skiff_types::is_service_name(&name) {
             return Err(invalid(format!(
                 "label {label}: invalid service name {name:?}: use 1-63 lowercase letters, digits and '-' (not at either end)"
             )));
@@ -146,17 +146,6 @@ fn port_proto(what: &str, s: &str) -> Result<(u16, Proto), ImageError> {
         .filter(|p| *p > 0)
         .ok_or_else(|| invalid(format!("{what} {s:?}: port must be 1-65535")))?;
     Ok((port, proto))
-}
-
-/// One DNS label, as the registry requires (so `NAME.skiff` resolves as written).
-fn is_service_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
 }
 
 fn invalid(reason: String) -> ImageError {

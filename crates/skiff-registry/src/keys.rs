@@ -36,14 +36,7 @@ pub fn parse_instance_key(key: &str) -> Option<(&str, &str)> {
 /// A service name is one DNS label: 1-63 of `[a-z0-9-]`, not starting or
 /// ending with `-` (so `NAME.skiff` always resolves as written).
 pub fn validate_service(name: &str) -> Result<(), RegistryError> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-');
-    if ok {
+    if skiff_types::is_service_name(name) {
         Ok(())
     } else {
         Err(RegistryError::Invalid(format!(

@@ -43,8 +43,8 @@ pub use node::{NodeFlagError, NodeOffer, NodeRecord};
 pub use resources::{parse_cpus, parse_memory_size, Resources, SizeError};
 pub use restart::{RestartPolicy, RestartPolicyError};
 pub use service::{
-    HealthCheck, HealthLogEntry, HealthProbe, HealthState, HealthStatus, Instance, Proto,
-    ServiceDecl, ServiceInfo, ServiceList, ServiceUpdate, DEFAULT_START_INTERVAL_MS,
+    is_service_name, HealthCheck, HealthLogEntry, HealthProbe, HealthState, HealthStatus, Instance,
+    Proto, ServiceDecl, ServiceInfo, ServiceList, ServiceUpdate, DEFAULT_START_INTERVAL_MS,
 };
 pub use signal::{parse_signal, BadSignal};
 pub use status::{ContainerStatus, TransitionError};

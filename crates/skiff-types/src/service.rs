@@ -67,6 +67,19 @@ pub struct HealthCheck {
     pub start_interval_ms: u64,
 }
 
+/// Whether `name` can name a registry service: one DNS label, 1-63 of
+/// `[a-z0-9-]`, not starting or ending with `-` (so `NAME.skiff` resolves as
+/// written).
+pub fn is_service_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
 /// Docker's default start interval (5 s).
 pub const DEFAULT_START_INTERVAL_MS: u64 = 5_000;
 
