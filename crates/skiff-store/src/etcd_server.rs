@@ -169,6 +169,16 @@ impl EtcdCluster {
         self.members.iter().map(|m| m.client_url.clone()).collect()
     }
 
+    /// The cluster as `skiff daemon --store` takes it: `etcd://host:port,...`.
+    pub fn store_url(&self) -> String {
+        let members: Vec<&str> = self
+            .members
+            .iter()
+            .map(|m| m.client_url.trim_start_matches("http://"))
+            .collect();
+        format!("etcd://{}", members.join(","))
+    }
+
     /// SIGKILLs member `i` (by its PID) and reaps it.
     pub fn kill(&mut self, i: usize) {
         if let Some(mut child) = self.members[i].child.take() {

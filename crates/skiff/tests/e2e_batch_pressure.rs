@@ -285,9 +285,7 @@ fn skiff_sys_psi_missing() -> bool {
 
 #[test]
 fn bad_freezer_flags_stop_the_daemon_before_it_starts() {
-    let root = tempfile::tempdir().unwrap();
-    let sock = root.path().join("s.sock");
-    for (flags, want) in [
+    common::assert_daemon_refuses(&[
         (
             &["--batch-pressure-low", "70"][..],
             "--batch-pressure-low 70 must be below",
@@ -298,17 +296,5 @@ fn bad_freezer_flags_stop_the_daemon_before_it_starts() {
         ),
         (&["--batch-pressure-window", "200ms"][..], "at least 1s"),
         (&["--batch-pressure", "maybe"][..], "--batch-pressure"),
-    ] {
-        let out = std::process::Command::new(common::skiff_bin())
-            .args(["--root", root.path().to_str().unwrap()])
-            .args(["--host", &format!("unix://{}", sock.display())])
-            .arg("daemon")
-            .args(flags)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{flags:?} started a daemon");
-        assert!(err.contains(want), "{flags:?}: {err}");
-        assert!(!sock.exists(), "{flags:?} left a socket");
-    }
+    ]);
 }

@@ -9,8 +9,7 @@
 mod common;
 mod up_support;
 
-use common::{need_root, skiff_bin, Daemon};
-use std::process::Command;
+use common::{need_root, Daemon};
 use up_support::{build_bb, wait_until, write, JobGuard};
 
 fn web(replicas: u32, cpus: &str) -> String {
@@ -43,8 +42,6 @@ fn bad_node_flags_stop_the_daemon() {
     if !need_root("bad_node_flags_stop_the_daemon") {
         return;
     }
-    let root = tempfile::tempdir().unwrap();
-    let sock = root.path().join("skiff.sock");
     let cases: [(&[&str], &str); 4] = [
         (
             &["--node-cpu", "lots"],
@@ -57,19 +54,7 @@ fn bad_node_flags_stop_the_daemon() {
         ),
         (&["--node-label", "novalue"], "--node-label \"novalue\""),
     ];
-    for (flags, want) in cases {
-        let out = Command::new(skiff_bin())
-            .args(["--root", root.path().to_str().unwrap()])
-            .args(["--host", &format!("unix://{}", sock.display())])
-            .arg("daemon")
-            .args(flags)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{flags:?} started");
-        assert!(stderr.contains(want), "{flags:?}: {stderr}");
-        assert!(!sock.exists(), "{flags:?} left a socket");
-    }
+    common::assert_daemon_refuses(&cases);
 }
 
 #[test]

@@ -15,22 +15,13 @@ use skiff_store::etcd_server::EtcdCluster;
 use skiff_types::ServiceUpdate;
 use std::sync::Arc;
 
-fn store_flag(cluster: &EtcdCluster) -> String {
-    let members: Vec<String> = cluster
-        .endpoints()
-        .iter()
-        .map(|e| e.trim_start_matches("http://").to_owned())
-        .collect();
-    format!("etcd://{}", members.join(","))
-}
-
 #[test]
 fn daemon_on_etcd_registers_healthy_and_expires_after_kill_9() {
     if !need_root("daemon_on_etcd_registers_healthy_and_expires_after_kill_9") {
         return;
     }
     let cluster = EtcdCluster::start(1).unwrap_or_else(|e| panic!("{e}"));
-    let store = store_flag(&cluster);
+    let store = cluster.store_url();
     let mut d = Daemon::start_with(&["--store", &store, "--node", "e2e-etcd", "--node-ttl", "2"]);
     let w = Watcher::start(&d, "web");
     assert!(matches!(w.next(), ServiceUpdate::Reset { instances, .. } if instances.is_empty()));
@@ -67,7 +58,7 @@ fn daemon_rides_out_etcd_member_and_quorum_loss() {
         return;
     }
     let mut cluster = EtcdCluster::start(3).unwrap_or_else(|e| panic!("{e}"));
-    let store = store_flag(&cluster);
+    let store = cluster.store_url();
     let d = Daemon::start_with(&["--store", &store, "--node", "e2e-3"]);
     run_unchecked(&d, "a1", "alpha");
     wait_until("alpha is registered", || {

@@ -24,15 +24,6 @@ services:
       replicas: 4
 "#;
 
-fn store_flag(cluster: &EtcdCluster) -> String {
-    let members: Vec<String> = cluster
-        .endpoints()
-        .iter()
-        .map(|e| e.trim_start_matches("http://").to_owned())
-        .collect();
-    format!("etcd://{}", members.join(","))
-}
-
 /// Running containers of this daemon.
 fn running(d: &Daemon) -> usize {
     d.ok(&["ps", "-q"]).split_whitespace().count()
@@ -63,7 +54,7 @@ fn two_daemons_elect_one_controller_and_survive_the_leaders_death() {
     }
     // Declared first, dropped last: the daemons' cleanup still reaches etcd.
     let cluster = EtcdCluster::start(1).unwrap_or_else(|e| panic!("{e}"));
-    let store = store_flag(&cluster);
+    let store = cluster.store_url();
     let nodes = ["up-a", "up-b"];
     let mut ds: Vec<Daemon> = nodes
         .iter()

@@ -319,3 +319,23 @@ pub fn mounts_mentioning(needle: &str) -> usize {
         .filter(|l| l.contains(needle))
         .count()
 }
+
+/// Starts `skiff daemon FLAGS` for each case and checks it refuses at once:
+/// a failed exit, stderr naming the problem, and no socket created.
+pub fn assert_daemon_refuses(cases: &[(&[&str], &str)]) {
+    let root = tempfile::tempdir().unwrap();
+    let sock = root.path().join("skiff.sock");
+    for (flags, want) in cases {
+        let out = Command::new(skiff_bin())
+            .args(["--root", root.path().to_str().unwrap()])
+            .args(["--host", &format!("unix://{}", sock.display())])
+            .arg("daemon")
+            .args(*flags)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flags:?} started a daemon");
+        assert!(stderr.contains(want), "{flags:?}: {stderr}");
+        assert!(!sock.exists(), "{flags:?} left a socket");
+    }
+}
